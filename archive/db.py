@@ -1,0 +1,453 @@
+"""Schema, upserts and queries of the archive file, written through sqlite-utils."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from archive.urls import url_key
+
+DB_NAME = "archive.db"
+DATA_ENV = "CCNEWS_DATA"
+DEFAULT_DATA_DIR = "ccnews-data"
+SCHEMA_VERSION = 1
+# A crawl and a search may hold the file at once; wait this long for a lock before failing.
+BUSY_TIMEOUT_MS = 15_000
+
+ARTICLE_COLUMNS = {
+    "id": int,
+    "url": str,
+    "canonical_url": str,
+    "url_key": str,
+    "source": str,
+    "title": str,
+    "text": str,
+    "authors": str,  # JSON list
+    "published": str,  # ISO 8601 with offset
+    "modified": str,
+    "language": str,
+    "description": str,
+    "image": str,
+    "tags": str,  # JSON list
+    "word_count": int,
+    "pages": int,
+    "fetched_at": str,
+    "first_seen": str,
+    "updated_at": str,
+    "content_hash": str,
+    "etag": str,
+    "last_modified": str,
+    "indexed": int,  # 0 while the search index lags behind this row
+}
+
+
+def resolve_data_dir(value: str | Path | None = None) -> Path:
+    """The data directory: `value`, else $CCNEWS_DATA, else ./ccnews-data."""
+    return Path(value or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
+
+
+class ArchiveError(Exception):
+    """A problem with the archive file that the user must see as one line."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def content_hash(title: str | None, text: str | None) -> str:
+    normal = " ".join(f"{title or ''}\n{text or ''}".split())
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def compress(body: bytes) -> bytes:
+    return zlib.compress(body, 6)
+
+
+def decompress(blob: bytes) -> bytes:
+    return zlib.decompress(blob)
+
+
+class Archive:
+    """One SQLite file in the data directory."""
+
+    def __init__(self, data_dir: str | Path, *, create: bool = True):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if not create and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.path}: run `ccnews crawl` or `ccnews demo` first")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db = sqlite_utils.Database(conn)
+            if create:
+                self.db.enable_wal()
+                self._ensure_schema()
+            elif "articles" not in self.db.table_names():
+                raise ArchiveError(f"{self.path} is not a ccnews archive")
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(_describe(exc, self.path)) from exc
+        except OSError as exc:
+            raise ArchiveError(f"cannot open archive {self.path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; a lock held elsewhere becomes an ArchiveError after the busy timeout."""
+        try:
+            with self.db.conn:
+                yield
+        except sqlite3.OperationalError as exc:
+            raise ArchiveError(_describe(exc, self.path)) from exc
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        db = self.db
+        with self.transaction():
+            if "sources" not in db.table_names():
+                db["sources"].create(
+                    {
+                        "id": str, "name": str, "homepage": str, "language": str, "country": str,
+                        "city": str, "timezone": str, "feeds": str, "sitemaps": str,
+                        "listings": str, "article_pattern": str, "delay": float, "updated": str,
+                    },
+                    pk="id",
+                )
+            if "articles" not in db.table_names():
+                db["articles"].create(ARTICLE_COLUMNS, pk="id", not_null={"url", "url_key", "source"})
+                db["articles"].create_index(["url_key"], unique=True)
+                db["articles"].create_index(["source", "published"])
+                db["articles"].create_index(["published"])
+                db["articles"].create_index(["indexed"])
+            if "article_urls" not in db.table_names():
+                # Every URL an article was reached by, so a second URL finds the same record.
+                db["article_urls"].create(
+                    {"url_key": str, "article_id": int, "url": str, "first_seen": str},
+                    pk="url_key",
+                    foreign_keys=[("article_id", "articles", "id")],
+                )
+                db["article_urls"].create_index(["article_id"])
+            if "raw_pages" not in db.table_names():
+                db["raw_pages"].create(
+                    {
+                        "id": int, "article_id": int, "page_no": int, "url": str, "status": int,
+                        "content_type": str, "encoding": str, "headers": str, "fetched_at": str,
+                        "size": int, "body": bytes,  # zlib-compressed bytes as received
+                    },
+                    pk="id",
+                    foreign_keys=[("article_id", "articles", "id")],
+                )
+                db["raw_pages"].create_index(["article_id", "page_no"], unique=True)
+            if "crawl_runs" not in db.table_names():
+                db["crawl_runs"].create(
+                    {
+                        "id": int, "source": str, "started": str, "finished": str,
+                        "finish_reason": str, "pages_fetched": int, "articles_new": int,
+                        "articles_updated": int, "articles_unchanged": int,
+                        "articles_skipped": int, "skipped": str, "errors": int, "stats": str,
+                    },
+                    pk="id",
+                )
+                db["crawl_runs"].create_index(["source", "started"])
+            if "meta" not in db.table_names():
+                db["meta"].create({"key": str, "value": str}, pk="key")
+                db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def upsert_sources(self, sources: Iterable[dict[str, Any]]) -> None:
+        rows = []
+        for s in sources:
+            rows.append(
+                {
+                    "id": s["id"], "name": s.get("name"), "homepage": s.get("homepage"),
+                    "language": s.get("language"), "country": s.get("country"),
+                    "city": s.get("city"), "timezone": s.get("timezone"),
+                    "feeds": json.dumps(s.get("feeds") or []),
+                    "sitemaps": json.dumps(s.get("sitemaps") or []),
+                    "listings": json.dumps(s.get("listings") or []),
+                    "article_pattern": s.get("article_pattern"), "delay": s.get("delay"),
+                    "updated": now_iso(),
+                }
+            )
+        with self.transaction():
+            self.db["sources"].upsert_all(rows, pk="id")
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def lookup_url(self, url: str) -> dict[str, Any] | None:
+        """The archived article reached by `url`, with what a conditional GET needs."""
+        rows = list(
+            self.db.query(
+                "select a.id, a.url, a.fetched_at, a.etag, a.last_modified, a.content_hash "
+                "from article_urls u join articles a on a.id = u.article_id where u.url_key = ?",
+                [url_key(url)],
+            )
+        )
+        return rows[0] if rows else None
+
+    def known_url_keys(self, source: str) -> dict[str, dict[str, Any]]:
+        """url_key -> validators for every URL of a source's archived articles."""
+        out = {}
+        for row in self.db.query(
+            "select u.url_key, a.id, a.fetched_at, a.etag, a.last_modified from article_urls u "
+            "join articles a on a.id = u.article_id where a.source = ?",
+            [source],
+        ):
+            out[row.pop("url_key")] = row
+        return out
+
+    def store_article(
+        self, record: dict[str, Any], pages: list[dict[str, Any]], aliases: Iterable[str] = ()
+    ) -> tuple[str, int]:
+        """Insert or update one article and its raw pages; returns (new|updated|unchanged, id).
+
+        The record is found by any of its URLs (fetched, canonical, aliases such as the URL
+        before redirects), so one article reached several ways stays one record.
+        """
+        stamp = record.get("fetched_at") or now_iso()
+        urls = [u for u in [record.get("canonical_url"), record["url"], *aliases] if u]
+        keys = list(dict.fromkeys(url_key(u) for u in urls))
+        row = dict(record)
+        row["authors"] = json.dumps(row.get("authors") or [], ensure_ascii=False)
+        row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
+        row["content_hash"] = content_hash(row.get("title"), row.get("text"))
+        row["url_key"] = keys[0]
+        row["fetched_at"] = stamp
+        with self.transaction():
+            placeholders = ",".join("?" * len(keys))
+            found = list(
+                self.db.query(
+                    "select a.id, a.content_hash, a.url_key from article_urls u join articles a "
+                    f"on a.id = u.article_id where u.url_key in ({placeholders}) limit 1",
+                    keys,
+                )
+            )
+            if found:
+                article_id = found[0]["id"]
+                row["url_key"] = found[0]["url_key"]
+                if found[0]["content_hash"] == row["content_hash"]:
+                    outcome = "unchanged"
+                    self.db["articles"].update(
+                        article_id,
+                        {k: row.get(k) for k in ("fetched_at", "etag", "last_modified")},
+                    )
+                else:
+                    outcome = "updated"
+                    row.pop("first_seen", None)
+                    row.update(updated_at=stamp, indexed=0)
+                    self.db["articles"].update(article_id, row)
+                    self._replace_pages(article_id, pages, stamp)
+            else:
+                outcome = "new"
+                row.update(first_seen=stamp, updated_at=stamp, indexed=0)
+                article_id = self.db["articles"].insert(row).last_pk
+                self._replace_pages(article_id, pages, stamp)
+            self.db["article_urls"].insert_all(
+                [
+                    {"url_key": k, "article_id": article_id, "url": u, "first_seen": stamp}
+                    for k, u in zip(keys, urls)
+                ],
+                ignore=True,
+            )
+        return outcome, article_id
+
+    def _replace_pages(self, article_id: int, pages: list[dict[str, Any]], stamp: str) -> None:
+        self.db.execute("delete from raw_pages where article_id = ?", [article_id])
+        self.db["raw_pages"].insert_all(
+            {
+                "article_id": article_id, "page_no": i + 1, "url": p["url"],
+                "status": p.get("status"), "content_type": p.get("content_type"),
+                "encoding": p.get("encoding"),
+                "headers": json.dumps(p.get("headers") or {}, ensure_ascii=False),
+                "fetched_at": p.get("fetched_at") or stamp, "size": len(p["body"]),
+                "body": compress(p["body"]),
+            }
+            for i, p in enumerate(pages)
+        )
+
+    def mark_unchanged(self, article_id: int, fetched_at: str | None = None) -> None:
+        """A conditional GET said 304: the archived copy is current."""
+        with self.transaction():
+            self.db["articles"].update(article_id, {"fetched_at": fetched_at or now_iso()})
+
+    def raw_pages(self, article_id: int) -> list[dict[str, Any]]:
+        rows = list(
+            self.db.query(
+                "select * from raw_pages where article_id = ? order by page_no", [article_id]
+            )
+        )
+        for r in rows:
+            r["body"] = decompress(r["body"])
+            r["headers"] = json.loads(r["headers"] or "{}")
+        return rows
+
+    def update_article(self, article_id: int, fields: dict[str, Any]) -> bool:
+        """Rewrite extracted fields (after re-extraction); returns whether anything changed."""
+        row = dict(fields)
+        for key in ("authors", "tags"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = json.dumps(row[key] or [], ensure_ascii=False)
+        current = self.db["articles"].get(article_id)
+        if all(current.get(k) == v for k, v in row.items()):
+            return False
+        row["content_hash"] = content_hash(row.get("title", current["title"]), row.get("text", current["text"]))
+        row.update(updated_at=now_iso(), indexed=0)
+        with self.transaction():
+            self.db["articles"].update(article_id, row)
+        return True
+
+    def article_ids(self) -> list[int]:
+        return [r["id"] for r in self.db.query("select id from articles order by id")]
+
+    def get_articles(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"select * from articles where id in ({marks})", chunk):
+                out[row["id"]] = row
+        return out
+
+    def count_articles(self) -> int:
+        return self.db["articles"].count
+
+    # -- index bookkeeping ------------------------------------------------------------------
+
+    def unindexed(self, batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """Batches of articles the search index has not seen in their current state."""
+        last = 0
+        while True:
+            rows = list(
+                self.db.query(
+                    "select * from articles where indexed = 0 and id > ? order by id limit ?",
+                    [last, batch],
+                )
+            )
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["id"]
+
+    def mark_indexed(self, ids_and_hashes: list[tuple[int, str]]) -> None:
+        """Flag rows as indexed, unless they changed again since they were read."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "update articles set indexed = 1 where id = ? and content_hash = ?",
+                ids_and_hashes,
+            )
+
+    def mark_all_unindexed(self) -> None:
+        with self.transaction():
+            self.db.execute("update articles set indexed = 0")
+
+    def count_unindexed(self) -> int:
+        return self.db.execute("select count(*) from articles where indexed = 0").fetchone()[0]
+
+    # -- crawl runs -------------------------------------------------------------------------
+
+    def start_run(self, source: str) -> int:
+        with self.transaction():
+            return self.db["crawl_runs"].insert(
+                {"source": source, "started": now_iso(), "finish_reason": "running"}
+            ).last_pk
+
+    def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
+        row = {k: v for k, v in summary.items() if k in self.db["crawl_runs"].columns_dict}
+        row["skipped"] = json.dumps(summary.get("skipped") or {}, sort_keys=True)
+        row["stats"] = json.dumps(summary.get("stats") or {}, sort_keys=True, default=str)
+        row["finished"] = now_iso()
+        with self.transaction():
+            self.db["crawl_runs"].update(run_id, row)
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        where, params = ("where source = ?", [source]) if source else ("", [])
+        return list(
+            self.db.query(
+                f"select * from crawl_runs {where} order by id desc limit ?", [*params, limit]
+            )
+        )
+
+    # -- queries for export -----------------------------------------------------------------
+
+    def select_articles(
+        self,
+        *,
+        ids: list[int] | None = None,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        language: str | None = None,
+        columns: list[str] | None = None,
+        order: str = "published desc",
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of `articles` matching the filters; dates compare as ISO strings (UTC-normalised
+        bounds are given by the caller)."""
+        cols = ", ".join(f"[{c}]" for c in (columns or [c for c in ARTICLE_COLUMNS if c != "indexed"]))
+        clauses, params = [], []
+        if sources:
+            clauses.append(f"source in ({','.join('?' * len(sources))})")
+            params += sources
+        if since:
+            clauses.append("published_utc >= ?")
+            params.append(since)
+        if until:
+            clauses.append("published_utc <= ?")
+            params.append(until)
+        if language:
+            clauses.append("language = ?")
+            params.append(language)
+        if ids is not None:
+            # Keep the caller's order (search relevance) by joining a values list.
+            if not ids:
+                return iter(())
+            values = ",".join(f"({int(i)},{n})" for n, i in enumerate(ids))
+            where = (" and " + " and ".join(clauses)) if clauses else ""
+            sql = (
+                f"with wanted(id, pos) as (values {values}) select {cols} from "
+                f"(select *, {_UTC_EXPR} as published_utc from articles) a "
+                f"join wanted w on w.id = a.id where 1=1{where} order by w.pos"
+            )
+        else:
+            where = (" where " + " and ".join(clauses)) if clauses else ""
+            order_sql = {"published desc": "published_utc desc", "published asc": "published_utc asc"}.get(order, "id")
+            sql = (
+                f"select {cols} from (select *, {_UTC_EXPR} as published_utc from articles)"
+                f"{where} order by {order_sql}"
+            )
+        if limit:
+            sql += f" limit {int(limit)}"
+        return self.db.query(sql, params)
+
+
+# ISO timestamps with different offsets do not sort as text; SQLite's datetime() normalises to UTC.
+_UTC_EXPR = "datetime(published)"
+
+
+def _describe(exc: sqlite3.Error, path: Path) -> str:
+    msg = str(exc)
+    if "locked" in msg or "busy" in msg:
+        return f"the archive {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000}s): try again when it finishes"
+    if "not a database" in msg or "malformed" in msg:
+        return f"the archive {path} is damaged or not a SQLite file ({msg})"
+    return f"archive {path}: {msg}"

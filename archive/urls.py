@@ -1,0 +1,40 @@
+"""One key per article URL, so that tracking parameters, http/https, `www.` and a trailing slash
+do not make a second record."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Query parameters that only say where a reader came from.
+TRACKING_PARAMS = frozenset(
+    """utm_source utm_medium utm_campaign utm_term utm_content utm_id utm_name utm_brand
+    utm_social utm_social-type fbclid gclid dclid msclkid yclid mc_cid mc_eid igshid
+    ref ref_src ref_url referrer src source share amp_js_v amp_gsa _ga _gl cmpid
+    ocid ito xtor at_medium at_campaign spm""".split()
+)
+
+
+def strip_tracking(url: str) -> str:
+    """The URL without tracking parameters and fragment."""
+    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
+    return cleaned
+
+
+def url_key(url: str) -> str:
+    """A scheme-less, normalised form of `url` used to recognise the same page."""
+    url = canonicalize_url(strip_tracking(url.strip()))
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    path = parts.path.rstrip("/") or "/"
+    if path.endswith(("/index.html", "/index.php")):
+        path = path.rsplit("/", 1)[0] or "/"
+    return urlunsplit(("", host, path, parts.query, "")).lstrip("/")
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs are on the same host, ignoring `www.`."""
+    return url_key(url).split("/", 1)[0] == url_key(other).split("/", 1)[0]

@@ -1,0 +1,3 @@
+from ccnews.cli import main
+
+main()

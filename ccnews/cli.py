@@ -1,0 +1,514 @@
+"""The `ccnews` command line: each command parses options, calls one library function, prints."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from archive import Archive, ArchiveError, resolve_data_dir
+from ccnews import __version__
+from crawler.dates import parse_date
+from crawler.registry import ENV_VAR as SOURCES_ENV
+from crawler.registry import RegistryError, load_registry
+
+out = Console(soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXPORT_COLUMNS = [
+    "id", "url", "canonical_url", "source", "title", "published", "modified", "language",
+    "authors", "description", "image", "tags", "word_count", "pages", "first_seen", "fetched_at",
+    "updated_at", "content_hash", "text",
+]
+
+
+class Group(click.Group):
+    """Turns the library's own errors into one clear line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from indexer import IndexProblem
+
+        try:
+            return super().invoke(ctx)
+        except (ArchiveError, RegistryError, IndexProblem) as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            ctx.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ccnews")
+def cli() -> None:
+    """Crawl, archive and search regional news about creative-city activity.
+
+    \b
+    Example:
+        ccnews demo
+        ccnews crawl radar-pekalongan --since 2024-01-01
+        ccnews search '"kota kreatif" pekalongan' --since 2024-01-01
+    """
+
+
+def main() -> None:
+    cli(prog_name="ccnews")
+
+
+# -- shared options ------------------------------------------------------------------------------
+
+
+def data_dir_option(f):
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CCNEWS_DATA",
+        help="Data directory holding archive.db and the index (default ./ccnews-data; env CCNEWS_DATA).",
+    )(f)
+
+
+def sources_option(f):
+    return click.option(
+        "--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path), envvar=SOURCES_ENV,
+        help="Source registry TOML replacing the bundled one (env CCNEWS_SOURCES).",
+    )(f)
+
+
+def _date_bound(value: str | None, end: bool) -> datetime | None:
+    if not value:
+        return None
+    dt = parse_date(value, "UTC")
+    if dt is None:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)")
+    if end and len(value.strip()) <= 10:
+        dt = datetime.combine(dt.date(), time.max, dt.tzinfo) - timedelta(microseconds=0)
+    return dt
+
+
+def filter_options(f):
+    """--source, --since, --until, --lang: shared by search and export."""
+
+    @click.option("--source", "sources", multiple=True, metavar="ID", help="Only this source (repeatable).")
+    @click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
+    @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
+    @click.option("--lang", metavar="CODE", help="Only articles detected in this language (id, th, en...).")
+    @functools.wraps(f)
+    def wrapper(*args, sources, since, until, lang, **kwargs):
+        from indexer import Filters
+
+        filters = Filters(
+            sources=tuple(sources), since=_date_bound(since, False), until=_date_bound(until, True),
+            language=lang.lower() if lang else None,
+        )
+        return f(*args, filters=filters, **kwargs)
+
+    return wrapper
+
+
+def _open_archive(data_dir: Path | None, create: bool = False) -> Archive:
+    return Archive(resolve_data_dir(data_dir), create=create)
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r}: use NAME=VALUE", param_hint="-s")
+        settings[name.strip()] = value
+    return settings
+
+
+# -- crawl ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1, metavar="SOURCE...")
+@click.option("--all", "all_sources", is_flag=True, help="Crawl every source in the registry.")
+@click.option("--since", metavar="DATE", help="Skip entries dated before DATE wherever a feed, sitemap or listing dates them.")
+@click.option("--max-articles", type=click.IntRange(min=1), help="Stop each source after N articles.")
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting, as with `scrapy crawl -s`.")
+@click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
+@click.option("-v", "--verbose", count=True, help="Show Scrapy's log (-v info, -vv debug).")
+@data_dir_option
+@sources_option
+def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verbose, data_dir, sources_file):
+    """Crawl sources into the archive and bring the search index up to date.
+
+    \b
+    Example:
+        ccnews crawl radar-pekalongan pekalongankota --since 2024-01-01
+        ccnews crawl --all --max-articles 50 -s CONCURRENT_REQUESTS=8
+    """
+    from crawler.runner import crawl_settings, run_crawl
+
+    registry = load_registry(sources_file)
+    if all_sources == bool(source_ids):
+        raise click.UsageError("name the sources to crawl, or give --all (see `ccnews sources list`)")
+    ids = list(registry) if all_sources else list(dict.fromkeys(source_ids))
+    unknown = [s for s in ids if s not in registry]
+    if unknown:
+        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    if since and parse_date(since, "UTC") is None:
+        raise click.BadParameter(f"{since!r} is not a date (use YYYY-MM-DD)", param_hint="--since")
+    overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)]}
+    if no_index:
+        overrides["INDEX_ENABLED"] = False
+    overrides.update(_parse_settings(settings))
+    data = resolve_data_dir(data_dir)
+    _open_archive(data, create=True).close()  # a clear error now, not inside the crawl
+    s = crawl_settings(data_dir=data, sources_file=sources_file, since=since,
+                       max_articles=max_articles or 0, overrides=overrides)
+    err.print(f"crawling {len(ids)} source(s) into {data}")
+    summaries = run_crawl(ids, s, progress=_progress_printer())
+    _print_summary(summaries)
+    if any(sm.get("finish_reason") == "failed" for sm in summaries.values()):
+        for sid, sm in summaries.items():
+            if sm.get("failure"):
+                err.print(f"[red]{sid}: {escape(sm['failure'])}[/red]")
+        sys.exit(1)
+
+
+def _progress_printer():
+    last: dict[str, tuple] = {}
+
+    def show(snapshot: dict[str, dict[str, Any]]) -> None:
+        for sid, st in snapshot.items():
+            row = (st.get("downloader/response_count", 0), st.get("ccnews/articles/new", 0),
+                   st.get("ccnews/articles/updated", 0), sum(v for k, v in st.items() if k.startswith("ccnews/skipped/")))
+            if row != last.get(sid) and st:
+                last[sid] = row
+                err.print(f"  {sid}: {row[0]} pages, {row[1]} new, {row[2]} updated, {row[3]} skipped")
+
+    return show
+
+
+def _print_summary(summaries: dict[str, dict[str, Any]]) -> None:
+    table = Table(title="crawl summary", title_justify="left")
+    for col in ("source", "finish", "fetched", "new", "updated", "same", "skipped", "errors"):
+        table.add_column(col, justify="left" if col in ("source", "finish") else "right")
+    for sid, sm in summaries.items():
+        skipped = sm.get("skipped") or {}
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+        table.add_row(
+            sid, str(sm.get("finish_reason")), str(sm.get("pages_fetched", 0)), str(sm.get("articles_new", 0)),
+            str(sm.get("articles_updated", 0)), str(sm.get("articles_unchanged", 0)),
+            f"{sm.get('articles_skipped', 0)}" + (f" ({detail})" if detail else ""), str(sm.get("errors", 0)),
+        )
+    out.print(table)
+
+
+# -- search and export ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Results to show.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@data_dir_option
+def search(query, filters, limit, sort, as_json, data_dir):
+    """Search the archive.
+
+    \b
+    Query syntax:
+      batik pekalongan          both words (AND is implied)
+      "kota kreatif"            the exact phrase
+      batik OR tenun            either word
+      batik NOT pameran         exclude a word
+      (batik OR tenun) AND festival
+      title:unesco              only in titles; fields: title, text, source, lang, tags, authors
+      source:demo-outlet        only one source (same as --source)
+
+    \b
+    Example:
+        ccnews search '"kota kreatif" pekalongan' --since 2016-01-01 --sort date
+        ccnews search "Chiang Mai" --lang en --json
+    """
+    from indexer import search as run_search
+
+    with _open_archive(data_dir) as archive:
+        hits = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort, archive=archive)
+    if as_json:
+        click.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        err.print("no matching articles")
+        return
+    table = Table(show_lines=True)
+    for col in ("date", "source", "title", "url", "snippet"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        snippet = escape(h.snippet).replace("**", "\x00")
+        parts = snippet.split("\x00")
+        snippet = "".join(f"[bold yellow]{p}[/bold yellow]" if i % 2 else p for i, p in enumerate(parts))
+        table.add_row(h.published.date().isoformat() if h.published else "", h.source, escape(h.title), h.url, snippet)
+    out.print(table)
+    err.print(f"{len(hits)} result(s)")
+
+
+def _hit_dict(h) -> dict[str, Any]:
+    return {"id": h.id, "url": h.url, "title": h.title, "source": h.source,
+            "published": h.published.isoformat() + "Z" if h.published else None,
+            "language": h.language, "score": h.score, "snippet": h.snippet}
+
+
+@cli.command()
+@click.argument("query", nargs=-1)
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("--no-text", is_flag=True, help="Leave out article bodies.")
+@data_dir_option
+def export(query, filters, fmt, output, no_text, data_dir):
+    """Export articles (all, or those matching QUERY) as CSV, JSON or NDJSON.
+
+    \b
+    Example:
+        ccnews export --source demo-outlet --since 2024-01-01 --format csv -o outlet.csv
+        ccnews export '"kota kreatif"' --format ndjson > kota-kreatif.ndjson
+    """
+    from crawler.dates import to_utc_text
+    from indexer import matching_ids
+
+    columns = [c for c in EXPORT_COLUMNS if not (no_text and c == "text")]
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        ids = list(matching_ids(data, " ".join(query), filters)) if query else None
+        rows = archive.select_articles(
+            ids=ids, sources=list(filters.sources) or None, language=filters.language, columns=columns,
+            since=to_utc_text(filters.since) if filters.since else None,
+            until=to_utc_text(filters.until) if filters.until else None,
+        )
+        n = _write_rows(rows, fmt, output)
+    err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
+
+
+def _write_rows(rows, fmt: str, output: Path | None) -> int:
+    try:
+        fh = output.open("w", encoding="utf-8", newline="") if output else io.TextIOWrapper(
+            sys.stdout.buffer, encoding="utf-8", newline="", write_through=True) if hasattr(sys.stdout, "buffer") else sys.stdout
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    n = 0
+    try:
+        writer = None
+        if fmt == "json":
+            fh.write("[")
+        for row in rows:
+            for key in ("authors", "tags"):
+                if key in row:
+                    row[key] = json.loads(row[key] or "[]")
+            if fmt == "csv":
+                if writer is None:
+                    writer = csv.DictWriter(fh, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
+            elif fmt == "ndjson":
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                fh.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
+            n += 1
+        if fmt == "json":
+            fh.write("\n]\n")
+    finally:
+        fh.flush()
+        if output:
+            fh.close()
+        elif fh is not sys.stdout:
+            fh.detach()
+    return n
+
+
+# -- maintenance ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@data_dir_option
+def reindex(data_dir):
+    """Rebuild the search index from the archive (after damage, or an upgrade).
+
+    \b
+    Example:
+        ccnews reindex --data-dir ./ccnews-data
+    """
+    from indexer import rebuild
+
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        n = rebuild(archive, data)
+    err.print(f"indexed {n} article(s)")
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Only this source (repeatable).")
+@data_dir_option
+@sources_option
+def reextract(sources, data_dir, sources_file):
+    """Re-run extraction on the archived raw pages, without fetching again.
+
+    \b
+    Example:
+        ccnews reextract --source radar-pekalongan
+    """
+    from crawler.reextract import reextract as run
+    from indexer import sync
+
+    registry = load_registry(sources_file)
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        counts = run(archive, registry, list(sources) or None)
+        indexed = sync(archive, data)
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no articles"
+    err.print(f"re-extracted: {parts}; reindexed {indexed}")
+
+
+@cli.command()
+@click.option("--source", help="Only runs of this source.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@data_dir_option
+def runs(source, limit, as_json, data_dir):
+    """List recent crawl runs with what each fetched, kept and skipped.
+
+    \b
+    Example:
+        ccnews runs --source radar-pekalongan
+    """
+    with _open_archive(data_dir) as archive:
+        rows = archive.runs(source, limit)
+    if as_json:
+        for r in rows:
+            r["skipped"] = json.loads(r["skipped"] or "{}")
+            r.pop("stats", None)
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table()
+    for col in ("id", "source", "started", "finish", "fetched", "new", "updated", "unchanged", "skipped", "errors"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r.get(k)) for k in ("id", "source", "started", "finish_reason", "pages_fetched",
+                      "articles_new", "articles_updated", "articles_unchanged", "articles_skipped", "errors")))
+    out.print(table)
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def sources():
+    """The source registry: list it, or check its sources live."""
+
+
+@sources.command("list")
+@sources_option
+@click.option("--json", "as_json", is_flag=True)
+def sources_list(sources_file, as_json):
+    """List the sources of the registry.
+
+    \b
+    Example:
+        ccnews sources list --sources my-sources.toml
+    """
+    registry = load_registry(sources_file)
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in registry.values()], ensure_ascii=False, indent=2))
+        return
+    table = Table()
+    for col in ("id", "name", "city", "lang", "feeds", "sitemaps", "listings"):
+        table.add_column(col)
+    for s in registry.values():
+        table.add_row(s.id, s.name, s.city, s.language, str(len(s.feeds)), str(len(s.sitemaps)), str(len(s.listings)))
+    out.print(table)
+
+
+@sources.command("check")
+@click.argument("source_ids", nargs=-1, metavar="[SOURCE...]")
+@sources_option
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting.")
+def sources_check(source_ids, sources_file, settings):
+    """Probe sources live: feeds and sitemaps found, one article extracted. Writes nothing.
+
+    Needs the outlets to be reachable (an online machine).
+
+    \b
+    Example:
+        ccnews sources check radar-pekalongan
+    """
+    from crawler.runner import crawl_settings, run_crawl
+
+    registry = load_registry(sources_file)
+    ids = list(source_ids) or list(registry)
+    unknown = [s for s in ids if s not in registry]
+    if unknown:
+        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    overrides = {"LOG_LEVEL": "ERROR", **_parse_settings(settings)}
+    s = crawl_settings(sources_file=sources_file, overrides=overrides, probe=True)
+    summaries = run_crawl(ids, s)
+    table = Table()
+    for col in ("source", "ok", "feeds", "sitemaps", "listing pages", "entries", "article", "errors"):
+        table.add_column(col)
+    bad = 0
+    for sid in ids:
+        st = (summaries.get(sid) or {}).get("stats", {})
+        title = st.get("ccnews/probe/title")
+        ok = bool(title)
+        bad += not ok
+        table.add_row(sid, "yes" if ok else "[red]no[/red]", str(st.get("ccnews/discovery/feeds", 0)),
+                      str(st.get("ccnews/discovery/sitemaps", 0)), str(st.get("ccnews/discovery/listing_pages", 0)),
+                      str(st.get("ccnews/discovery/entries", 0)), escape(title or "-"),
+                      str((summaries.get(sid) or {}).get("errors", 0)))
+    out.print(table)
+    if bad:
+        raise click.ClickException(f"{bad} of {len(ids)} source(s) yielded no article")
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--query", default='"Chiang Mai" Pekalongan', show_default=True, help="The sample search.")
+@data_dir_option
+def demo(query, data_dir):
+    """Serve two bundled demo sites on 127.0.0.1, crawl them, and run a sample search.
+
+    \b
+    Example:
+        ccnews demo --data-dir /tmp/ccnews-demo
+    """
+    from ccnews.demo import start_demo_sites, write_registry
+    from crawler.runner import crawl_settings, run_crawl
+    from indexer import search as run_search
+
+    data = resolve_data_dir(data_dir or "ccnews-demo-data")
+    outlet, city = start_demo_sites()
+    try:
+        registry_file = write_registry(data / "demo-sources.toml", outlet, city)
+        err.print(f"demo outlet at {outlet.base}, demo city site at {city.base}")
+        err.print(f"crawling into {data} (registry {registry_file})")
+        _open_archive(data, create=True).close()
+        s = crawl_settings(data_dir=data, sources_file=registry_file,
+                           overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
+        summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
+    finally:
+        outlet.stop()
+        city.stop()
+    _print_summary(summaries)
+    out.print(f"\n[bold]ccnews search {escape(query)}[/bold]")
+    with _open_archive(data) as archive:
+        hits = run_search(data, query, archive=archive, limit=10)
+    for h in hits:
+        date = h.published.date().isoformat() if h.published else "----------"
+        out.print(f"{date}  {h.source:<12} {escape(h.title)}\n            {h.url}")
+    err.print(f"\ntry: ccnews search --data-dir {data} 'batik' --sort date")

@@ -1,0 +1,286 @@
+"""Small news sites served from 127.0.0.1: the demo's outlet and city site, and test fixtures.
+
+A site is a folder with a `_routes.json` mapping each URL path (with its query) to a file or a
+behaviour (status, redirect, headers, gzip). `{{BASE}}` in served text becomes the site's own
+address, and `{{name}}` the address of any sibling site given to the server.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import json
+import threading
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+LOOPBACK = "127.0.0.1"
+# Fixed so that conditional GETs can be tested: every fixture file "changed" at this time.
+LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
+
+
+class SiteServer:
+    """Serves one site folder on 127.0.0.1 in a background thread; records every request."""
+
+    def __init__(self, root: str | Path, port: int = 0, names: dict[str, "SiteServer"] | None = None):
+        self.root = Path(root)
+        self.routes: dict[str, dict[str, Any]] = json.loads((self.root / "_routes.json").read_text("utf-8"))
+        self.names = names if names is not None else {}
+        self.requests: list[tuple[str, str, int]] = []
+        self.conditional = True
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test and demo output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://{LOOPBACK}:{self.httpd.server_address[1]}"
+
+    def start(self) -> SiteServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def hits(self, path: str) -> int:
+        """How many times `path` (with its query) was requested with a full 200 answer."""
+        return sum(1 for p, _m, status in self.requests if p == path and status == 200)
+
+    def _substitute(self, data: bytes) -> bytes:
+        data = data.replace(b"{{BASE}}", self.base.encode())
+        for name, other in self.names.items():
+            data = data.replace(b"{{%s}}" % name.encode(), other.base.encode())
+        return data
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(req.path)
+        key = parts.path + (f"?{parts.query}" if parts.query else "")
+        route = self.routes.get(key) or self.routes.get(parts.path) if parts.query else self.routes.get(key)
+        status = 404
+        headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
+        body = b"<html><body><h1>404 Not Found</h1></body></html>"
+        if route is not None:
+            status = route.get("status", 200)
+            headers.update(route.get("headers", {}))
+            if "redirect" in route:
+                status = route.get("status", 301)
+                location = route["redirect"]
+                headers["Location"] = self._substitute(location.encode()).decode()
+                body = b""
+            elif "file" in route:
+                body = self._substitute((self.root / route["file"]).read_bytes())
+                if route.get("gzip"):
+                    body = gzip.compress(body, mtime=0)
+            elif "body" in route:
+                body = route["body"].encode()
+            if status == 200 and self.conditional and route.get("conditional", True):
+                etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
+                headers["ETag"] = etag
+                headers["Last-Modified"] = LAST_MODIFIED
+                if req.headers.get("If-None-Match") == etag or _not_modified_since(req.headers.get("If-Modified-Since")):
+                    status, body = 304, b""
+        self.requests.append((key, "GET", status))
+        req.send_response(status)
+        for name, value in headers.items():
+            req.send_header(name, value)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+
+def _not_modified_since(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        return parsedate_to_datetime(value) >= parsedate_to_datetime(LAST_MODIFIED)
+    except (TypeError, ValueError):
+        return False
+
+
+# -- generating an outlet-shaped site from a list of articles ---------------------------------
+
+
+@dataclass
+class SiteArticle:
+    path: str
+    title: str
+    pages: list[list[str]]  # paragraphs of each page (one page for most articles)
+    published: str  # ISO 8601 with offset, as the outlet's meta tag gives it
+    shown_date: str  # the date as printed on the page
+    byline: str = ""
+    lang: str = "id"
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    meta_date: bool = True  # False: the page prints its date only in the text
+    in_feed: bool = True
+    in_sitemap: bool = True
+    in_listing: bool = True
+    footer: list[str] = field(default_factory=list)  # boilerplate lines inside the body
+
+
+@dataclass
+class SiteSpec:
+    name: str
+    lang: str
+    articles: list[SiteArticle]
+    listing_path: str = "/kategori/berita"
+    per_listing_page: int = 3
+    page_param: str = "page"  # multi-page articles: ?page=N
+
+
+def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
+    esc = html.escape
+    n_pages = len(art.pages)
+    paras = "\n".join(f"      <p>{esc(p)}</p>" for p in art.pages[page_no - 1])
+    footer = "\n".join(f"      <p>{esc(p)}</p>" for p in art.footer) if page_no == n_pages else ""
+    pager = ""
+    if n_pages > 1:
+        links = []
+        for n in range(1, n_pages + 1):
+            href = art.path if n == 1 else f"{art.path}?{site.page_param}={n}"
+            links.append(f'<a href="{href}">{n}</a>')
+        if page_no < n_pages:
+            links.append(f'<a href="{art.path}?{site.page_param}={page_no + 1}">Selanjutnya</a>')
+        pager = '<div class="pagination">Halaman ' + " ".join(links) + "</div>"
+    meta = ""
+    if art.meta_date:
+        meta = f'  <meta property="article:published_time" content="{art.published}">\n'
+    related = "".join(
+        f'<li><a href="{o.path}">{esc(o.title)}</a></li>' for o in site.articles if o is not art
+    )[:2000]
+    byline = f'<div class="byline">{esc(art.byline)}</div>' if art.byline and page_no == 1 else ""
+    return f"""<!DOCTYPE html>
+<html lang="{art.lang}">
+<head>
+  <meta charset="utf-8">
+  <title>{esc(art.title)} - {esc(site.name)}</title>
+  <meta property="og:type" content="article">
+  <meta property="og:title" content="{esc(art.title)}">
+  <meta name="description" content="{esc(art.description or art.pages[0][0][:150])}">
+  <meta name="keywords" content="{esc(', '.join(art.tags))}">
+{meta}  <link rel="canonical" href="{{{{BASE}}}}{art.path}">
+  <link rel="alternate" type="application/rss+xml" href="/feed">
+</head>
+<body>
+  <header><nav><a href="/">{esc(site.name)}</a> | <a href="{site.listing_path}">Berita</a> | <a href="/tag/budaya">Budaya</a></nav></header>
+  <main>
+    <article>
+      <h1>{esc(art.title)}</h1>
+      <div class="date">{esc(art.shown_date)}</div>
+      {byline}
+      <div class="content">
+{paras}
+{footer}
+      </div>
+      {pager}
+    </article>
+  </main>
+  <aside><h3>Berita Terkait</h3><ul>{related}</ul></aside>
+  <footer><p>&copy; {esc(site.name)}. Semua hak dilindungi.</p><a href="/redaksi">Redaksi</a></footer>
+</body>
+</html>
+"""
+
+
+def _listing_html(site: SiteSpec, arts: list[SiteArticle], page: int, last: int) -> str:
+    esc = html.escape
+    items = "\n".join(
+        f'    <div class="item"><a href="{a.path}">{esc(a.title)}</a> <time datetime="{a.published}">{esc(a.shown_date)}</time></div>'
+        for a in arts
+    )
+    nxt = f'<a rel="next" href="{site.listing_path}?page={page + 1}">Berikutnya</a>' if page < last else ""
+    return f"""<!DOCTYPE html>
+<html lang="{site.lang}"><head><meta charset="utf-8"><title>Berita - {esc(site.name)}</title>
+<meta property="og:type" content="website"></head>
+<body><h1>Berita</h1>
+{items}
+<div class="pager">{nxt}</div>
+</body></html>
+"""
+
+
+def build_site(root: str | Path, site: SiteSpec, extra_routes: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write the site's files and routes into `root`."""
+    root = Path(root)
+    (root / "pages").mkdir(parents=True, exist_ok=True)
+    routes: dict[str, dict[str, Any]] = {}
+
+    def add(path: str, name: str, content: str, ctype: str, **extra: Any) -> None:
+        (root / name).write_text(content, encoding="utf-8")
+        routes[path] = {"file": name, "headers": {"Content-Type": ctype}, **extra}
+
+    for i, art in enumerate(site.articles):
+        for n in range(1, len(art.pages) + 1):
+            path = art.path if n == 1 else f"{art.path}?{site.page_param}={n}"
+            add(path, f"pages/a{i}-p{n}.html", _page_html(site, art, n), "text/html; charset=utf-8")
+    listed = [a for a in site.articles if a.in_listing]
+    chunks = [listed[i : i + site.per_listing_page] for i in range(0, len(listed), site.per_listing_page)] or [[]]
+    for n, chunk in enumerate(chunks, 1):
+        path = site.listing_path if n == 1 else f"{site.listing_path}?page={n}"
+        add(path, f"pages/listing-{n}.html", _listing_html(site, chunk, n, len(chunks)), "text/html; charset=utf-8")
+    home_links = "".join(f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>' for a in site.articles[:5])
+    add("/", "pages/home.html",
+        f'<!DOCTYPE html><html lang="{site.lang}"><head><meta charset="utf-8"><title>{html.escape(site.name)}</title>'
+        '<link rel="alternate" type="application/rss+xml" title="RSS" href="/feed">'
+        f'<meta property="og:type" content="website"></head><body><h1>{html.escape(site.name)}</h1>'
+        f'<ul>{home_links}</ul><a href="{site.listing_path}">Indeks berita</a></body></html>',
+        "text/html; charset=utf-8")
+    add("/tag/budaya", "pages/tag.html",
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tag: budaya</title></head><body>'
+        f'<h1>Budaya</h1><ul>{home_links}</ul></body></html>', "text/html; charset=utf-8")
+    items = "\n".join(
+        f"<item><title>{html.escape(a.title)}</title><link>{{{{BASE}}}}{a.path}</link>"
+        f"<pubDate>{formatdate(_epoch(a.published))}</pubDate></item>"
+        for a in site.articles if a.in_feed
+    )
+    add("/feed", "feed.xml",
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>{html.escape(site.name)}</title>'
+        f"<link>{{{{BASE}}}}/</link>\n{items}\n</channel></rss>\n", "application/rss+xml; charset=utf-8")
+    urls = "\n".join(
+        f"<url><loc>{{{{BASE}}}}{a.path}</loc><lastmod>{a.published}</lastmod></url>"
+        for a in site.articles if a.in_sitemap
+    )
+    add("/sitemap.xml", "sitemap.xml",
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
+        "application/xml")
+    add("/robots.txt", "robots.txt",
+        "User-agent: *\nDisallow: /private/\n\nSitemap: {{BASE}}/sitemap.xml\n", "text/plain")
+    routes.update(extra_routes or {})
+    (root / "_routes.json").write_text(json.dumps(routes, indent=1, ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def load_spec(path: str | Path) -> SiteSpec:
+    data = json.loads(Path(path).read_text("utf-8"))
+    arts = [SiteArticle(**a) for a in data.pop("articles")]
+    return SiteSpec(articles=arts, **data)

@@ -1,0 +1,1 @@
+"""The ccnews Scrapy project: spiders discover articles, pipelines extract and archive them."""

@@ -1,0 +1,42 @@
+"""Page text decoded right even when the server's or the page's charset declaration lies."""
+
+from __future__ import annotations
+
+from charset_normalizer import from_bytes
+from scrapy.http import TextResponse
+from w3lib.encoding import html_body_declared_encoding, resolve_encoding
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def page_text(response: TextResponse) -> tuple[str, str]:
+    """(text, encoding) for an HTML response.
+
+    Scrapy decodes by the HTTP header first, then the page's own declaration. Small outlets often
+    declare one charset and send another; bytes that are valid UTF-8 with non-ASCII content are
+    UTF-8 whatever the declaration says (a Latin-1 page is almost never valid UTF-8), and bytes
+    that are not valid UTF-8 under a UTF-8 declaration are decoded by the page's own meta
+    declaration or, failing that, by detection.
+    """
+    body = response.body
+    declared = resolve_encoding(response.encoding or "") or "utf-8"
+    if declared != "utf-8":
+        if not body.isascii() and _is_utf8(body):
+            return body.decode("utf-8"), "utf-8"
+        return response.text, declared
+    if _is_utf8(body):
+        return response.text, "utf-8"
+    meta = resolve_encoding(html_body_declared_encoding(body) or "")
+    if meta and meta != "utf-8":
+        return body.decode(meta, errors="replace"), meta
+    best = from_bytes(body[:200_000]).best()
+    if best is not None and best.encoding:
+        enc = resolve_encoding(best.encoding) or best.encoding
+        return body.decode(enc, errors="replace"), enc
+    return body.decode("utf-8", errors="replace"), "utf-8"

@@ -1,0 +1,96 @@
+"""Crawl-level bookkeeping: a crawl_runs row per run, and the index brought up to date at close."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from archive import Archive, ArchiveError, resolve_data_dir
+
+logger = logging.getLogger(__name__)
+
+
+def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    """What a user wants to know about a run, from the crawl's own stats."""
+    skipped = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/skipped/")}
+    errors = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/errors/")}
+    n_errors = sum(errors.values()) + stats.get("spider_exceptions/count", 0) + stats.get("log_count/ERROR", 0)
+    return {
+        "finish_reason": reason or stats.get("finish_reason"),
+        "pages_fetched": stats.get("downloader/response_count", 0),
+        "articles_new": stats.get("ccnews/articles/new", 0),
+        "articles_updated": stats.get("ccnews/articles/updated", 0),
+        "articles_unchanged": stats.get("ccnews/articles/unchanged", 0),
+        "articles_skipped": sum(skipped.values()),
+        "skipped": skipped,
+        "errors": n_errors,
+        "error_kinds": errors,
+        "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
+    }
+
+
+class RunRecorder:
+    """Writes a crawl_runs row when a spider opens and fills it in when it closes."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.data_dir = resolve_data_dir(crawler.settings.get("ARCHIVE_DATA_DIR"))
+        self.run_id: int | None = None
+        self.summary: dict[str, Any] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if crawler.settings.getbool("CCNEWS_PROBE"):
+            raise NotConfigured("probe runs are not recorded")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider):
+        with Archive(self.data_dir) as archive:
+            self.run_id = archive.start_run(spider.source.id)
+        spider.crawler.stats.set_value("ccnews/run_id", self.run_id)
+
+    def spider_closed(self, spider, reason):
+        stats = self.crawler.stats.get_stats()
+        self.summary = run_summary(stats, reason)
+        if self.run_id is None:
+            return
+        try:
+            with Archive(self.data_dir) as archive:
+                archive.finish_run(self.run_id, self.summary)
+        except ArchiveError as exc:
+            logger.error("could not record the run: %s", exc)
+
+
+class IndexOnClose:
+    """Indexes the articles this crawl added or changed, when the spider closes."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.data_dir = resolve_data_dir(crawler.settings.get("ARCHIVE_DATA_DIR"))
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if not crawler.settings.getbool("INDEX_ENABLED") or crawler.settings.getbool("CCNEWS_PROBE"):
+            raise NotConfigured("indexing at close is off")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider, reason):
+        # Imported here: the crawler asks the indexer to catch up but does not depend on it to crawl.
+        from indexer import IndexProblem, sync
+
+        try:
+            with Archive(self.data_dir) as archive:
+                n = sync(archive, self.data_dir)
+        except (IndexProblem, ArchiveError) as exc:
+            logger.error("index not updated: %s", exc)
+            self.crawler.stats.set_value("ccnews/index_error", str(exc))
+            return
+        self.crawler.stats.set_value("ccnews/indexed", n)

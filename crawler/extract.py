@@ -1,0 +1,303 @@
+"""Article fields from HTML: trafilatura for text and metadata, plus what regional outlets need on
+top of it (bylines, local date formats, inline boilerplate, pages that are not articles)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import lxml.html
+import py3langid
+import trafilatura
+from lxml import etree
+
+from crawler.dates import iso, parse_date
+
+MIN_WORDS = 40
+# Thai runs words together; this many Thai characters count as one word (typical word length).
+THAI_CHARS_PER_WORD = 6
+
+_BOILERPLATE = [
+    re.compile(p, re.I)
+    for p in (
+        r"^\s*(baca|simak|lihat|cek)\s+(juga|pula)\b.*$",
+        r"^.*\b(cek|ikuti|dapatkan|follow)\b.{0,80}\b(google news|whatsapp channel|saluran whatsapp|telegram)\b.*$",
+        r"^\s*(halaman|hal\.?|page)\s*\d+\s*(dari|of|/)?\s*\d*\s*$",
+        r"^\s*(selanjutnya|berikutnya|sebelumnya|next page|previous page|lanjut(kan)?( baca)?)\s*[»>›]*\s*$",
+        r"^\s*(advertisement|iklan|scroll to continue with content|gulir untuk melanjutkan)\s*$",
+        r"^\s*(อ่านต่อ|อ่านข่าวที่เกี่ยวข้อง|ข่าวที่เกี่ยวข้อง)\b.*$",
+    )
+]
+_BYLINE_LABEL = re.compile(
+    r"^\s*(oleh|penulis|reporter|pewarta|editor|redaktur|wartawan|kontributor|laporan|by|written by|"
+    r"ผู้เขียน|เรื่อง|โดย)\s*[:：\-–]?\s+(?P<names>.+?)\s*$",
+    re.I,
+)
+_BYLINE_SPLIT = re.compile(r"\s*(?:;|,|/|\||&|\band\b|\bdan\b|\n)\s*", re.I)
+_NAME_NOISE = re.compile(r"\(.*?\)|\[.*?\]|@\S+|https?://\S+|\b\d{1,2}:\d\d\b", re.I)
+_AUTHOR_PREFIX = re.compile(r"^(oleh|penulis|reporter|pewarta|editor|redaktur|by|written by|ผู้เขียน|โดย)\s*[:：\-–]?\s*", re.I)
+
+_DATE_META = [
+    "article:published_time", "og:article:published_time", "datePublished", "pubdate",
+    "publishdate", "publish-date", "publish_date", "date", "dc.date", "dc.date.issued",
+    "dcterms.created", "sailthru.date", "parsely-pub-date", "content_publish_date",
+]
+_MODIFIED_META = ["article:modified_time", "og:updated_time", "dateModified", "last-modified", "dcterms.modified"]
+_TEXT_DATE = re.compile(
+    r"(\d{1,2}\s+(?:jan|feb|mar|apr|mei|may|jun|jul|agu|aug|agt|sep|okt|oct|nov|des|dec)[a-z]*\.?\s+\d{4}"
+    r"(?:[\s,|-]+(?:pukul\s+)?\d{1,2}[:.]\d\d(?:\s*(?:WIB|WITA|WIT))?)?"
+    r"|\d{1,2}\s+(?:มกราคม|กุมภาพันธ์|มีนาคม|เมษายน|พฤษภาคม|มิถุนายน|กรกฎาคม|สิงหาคม|กันยายน|ตุลาคม|พฤศจิกายน|ธันวาคม"
+    r"|ม\.ค\.|ก\.พ\.|มี\.ค\.|เม\.ย\.|พ\.ค\.|มิ\.ย\.|ก\.ค\.|ส\.ค\.|ก\.ย\.|ต\.ค\.|พ\.ย\.|ธ\.ค\.)\s*(?:พ\.ศ\.\s*)?\d{4}"
+    r"(?:\s*(?:เวลา\s*)?\d{1,2}[:.]\d\d(?:\s*น\.)?)?)",
+    re.I,
+)
+
+
+class NotAnArticle(Exception):
+    """The page is fetched fine but holds no article; `reason` is counted by the crawl."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Page:
+    url: str
+    html: str
+
+
+def word_count(text: str) -> int:
+    thai = len(re.findall(r"[\u0e01-\u0e4e]", text))
+    other = len(re.findall(r"\w+", re.sub(r"[\u0e00-\u0e7f]+", " ", text)))
+    return other + thai // THAI_CHARS_PER_WORD
+
+
+def clean_body(text: str) -> tuple[str, list[str]]:
+    """Drop inline boilerplate lines; return the text and names found in byline lines."""
+    kept: list[str] = []
+    names: list[str] = []
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        if any(p.match(line) for p in _BOILERPLATE):
+            continue
+        m = _BYLINE_LABEL.match(line)
+        # A byline is a short labelled line at the top or bottom of the body, not a sentence.
+        near_edge = n < 3 or n >= len(lines) - 4
+        if m and near_edge and len(line) < 120 and len(m.group("names").split()) <= 8:
+            names += clean_authors(m.group("names"))
+            continue
+        kept.append(line)
+    out = "\n".join(kept)
+    out = re.sub(r"\n{3,}", "\n\n", out).strip()
+    return out, names
+
+
+def clean_authors(raw: str | list[str] | None) -> list[str]:
+    """Names from a byline such as 'Oleh: Ani Rahma, Budi (Editor)' or 'Reporter: X | Editor: Y'."""
+    if not raw:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    names: list[str] = []
+    for item in items:
+        item = re.sub(
+            r"\b(reporter|pewarta|editor|redaktur|penulis|oleh|by|fotografer|foto)\s*[:：]",
+            ";", str(item), flags=re.I,
+        )
+        for part in _BYLINE_SPLIT.split(item):
+            part = _NAME_NOISE.sub(" ", part)
+            part = _AUTHOR_PREFIX.sub("", part.strip())
+            part = " ".join(part.strip(" .:-–").split())
+            if not part or len(part) > 60 or len(part.split()) > 5:
+                continue
+            if not re.search(r"[^\W\d_]", part):
+                continue
+            if part.lower() in {"admin", "redaksi", "tim redaksi", "editor", "reporter", "staff", "none"}:
+                continue
+            if part not in names:
+                names.append(part)
+    return names
+
+
+def _meta_values(tree: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        val = el.get("content")
+        if key and val and key not in found:
+            found[key] = val.strip()
+    for el in tree.xpath("//*[@itemprop][@datetime or @content]"):
+        key = el.get("itemprop").lower()
+        found.setdefault(key, (el.get("datetime") or el.get("content")).strip())
+    return found
+
+
+def _jsonld_values(tree: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for x in node:
+                visit(x)
+        elif isinstance(node, dict):
+            kind = node.get("@type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if any(isinstance(k, str) and k.endswith(("Article", "Posting", "Report")) for k in kinds):
+                for key in ("datePublished", "dateModified", "author", "headline"):
+                    if key in node and key not in out:
+                        out[key] = node[key]
+            for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+                if key in node:
+                    visit(node[key])
+
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            visit(json.loads(script.text or ""))
+        except (ValueError, RecursionError):
+            continue
+    return out
+
+
+def _jsonld_authors(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("name")
+        if isinstance(item, str):
+            names.append(item)
+    return names
+
+
+def parse_html(html: str) -> Any:
+    """An lxml tree, or None for a page lxml cannot make anything of."""
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def find_dates(tree: Any, text_hint: str, tz: str) -> tuple[str | None, str | None]:
+    meta = _meta_values(tree)
+    ld = _jsonld_values(tree)
+    published = None
+    for candidate in [ld.get("datePublished"), *(meta.get(k.lower()) for k in _DATE_META)]:
+        published = parse_date(candidate, tz) if isinstance(candidate, str) else None
+        if published:
+            break
+    if not published:
+        for el in tree.xpath("//time[@datetime]")[:3]:
+            published = parse_date(el.get("datetime"), tz)
+            if published:
+                break
+    if not published:
+        m = _TEXT_DATE.search(text_hint)
+        if m:
+            published = parse_date(m.group(1), tz)
+    modified = None
+    for candidate in [ld.get("dateModified"), *(meta.get(k.lower()) for k in _MODIFIED_META)]:
+        modified = parse_date(candidate, tz) if isinstance(candidate, str) else None
+        if modified:
+            break
+    return iso(published), iso(modified)
+
+
+def detect_language(text: str, fallback: str | None) -> str | None:
+    sample = text[:4000]
+    if len(sample.strip()) < 20:
+        return fallback
+    lang, _score = py3langid.classify(sample)
+    return lang or fallback
+
+
+def _visible_head_text(tree: Any) -> str:
+    body = tree.find("body")
+    if body is None:
+        return ""
+    for bad in body.xpath(".//script|.//style|.//noscript"):
+        bad.drop_tree()
+    return " ".join(body.text_content().split())[:6000]
+
+
+def extract_article(
+    pages: list[Page], *, timezone: str = "UTC", language: str | None = None, min_words: int = MIN_WORDS
+) -> dict[str, Any]:
+    """Article fields from the pages of one article (page 1 first); raises NotAnArticle."""
+    first = pages[0]
+    tree = parse_html(first.html)
+    if tree is None:
+        raise NotAnArticle("unparseable_html")
+    doc = trafilatura.bare_extraction(
+        first.html, url=first.url, with_metadata=True, include_comments=False,
+        include_tables=True, date_extraction_params={"original_date": True, "extensive_search": True},
+    )
+    if doc is None:
+        raise NotAnArticle("empty_body")
+    meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    texts = [meta.get("text") or ""]
+    for page in pages[1:]:
+        more = trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
+        if more:
+            texts.append(more)
+    text, byline_names = clean_body("\n".join(_dedupe_continuation(texts)))
+    if not text.strip():
+        raise NotAnArticle("empty_body")
+    words = word_count(text)
+    if words < min_words:
+        raise NotAnArticle("too_short")
+    pagetype = (meta.get("pagetype") or "").lower()
+    if pagetype in {"website", "profile", "category", "tag"} and words < 3 * min_words:
+        raise NotAnArticle("not_article_page")
+
+    canonical = None
+    for link in tree.xpath('//link[@rel="canonical"][@href]'):
+        canonical = link.get("href").strip()
+        break
+    ld = _jsonld_values(tree)
+    authors = clean_authors(meta.get("author"))
+    if not authors and ld.get("author"):
+        authors = clean_authors(_jsonld_authors(ld["author"]))
+    for name in byline_names:
+        if name not in authors:
+            authors.append(name)
+    published, modified = find_dates(tree, _visible_head_text(tree), timezone)
+    if not published and meta.get("date"):
+        published = iso(parse_date(meta["date"], timezone))
+    tags: list[str] = []
+    for value in (meta.get("tags"), meta.get("categories")):
+        items = value if isinstance(value, list) else re.split(r"[,;]", value or "")
+        tags += [t.strip() for t in items if t and t.strip() and t.strip() not in tags]
+    html_lang = (tree.get("lang") or "").split("-")[0].lower() or None
+    return {
+        "url": first.url,
+        "canonical_url": canonical or None,
+        "title": (meta.get("title") or ld.get("headline") or "").strip() or None,
+        "text": text,
+        "authors": authors,
+        "published": published,
+        "modified": modified,
+        "language": detect_language(text, html_lang or language),
+        "description": meta.get("description"),
+        "image": meta.get("image"),
+        "tags": tags,
+        "word_count": words,
+        "pages": len(pages),
+    }
+
+
+def _dedupe_continuation(texts: list[str]) -> list[str]:
+    """Later pages often repeat the lead paragraph or the whole page 1; keep each paragraph once."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        kept = []
+        for para in text.splitlines():
+            key = " ".join(para.split()).lower()
+            if key and len(key) > 40 and key in seen:
+                continue
+            seen.add(key)
+            kept.append(para)
+        out.append("\n".join(kept))
+    return out

@@ -1,0 +1,90 @@
+"""Running crawls from Python (the command line, the demo and tests call this)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import settings as default_settings
+from crawler.extensions import run_summary
+
+
+def crawl_settings(
+    *,
+    data_dir: str | Path | None = None,
+    sources_file: str | Path | None = None,
+    since: str | None = None,
+    max_articles: int = 0,
+    overrides: dict[str, Any] | None = None,
+    probe: bool = False,
+) -> Settings:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    if data_dir:
+        settings.set("ARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
+    if sources_file:
+        settings.set("CCNEWS_SOURCES", str(sources_file), priority="cmdline")
+    if since:
+        settings.set("CCNEWS_SINCE", since, priority="cmdline")
+    if max_articles:
+        settings.set("CLOSESPIDER_ITEMCOUNT", int(max_articles), priority="cmdline")
+    if probe:
+        settings.set("CCNEWS_PROBE", True, priority="cmdline")
+        settings.set("CLOSESPIDER_ITEMCOUNT", 1, priority="cmdline")
+        settings.set("INDEX_ENABLED", False, priority="cmdline")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    source_ids: list[str],
+    settings: Settings,
+    progress: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+    interval: float = 1.0,
+) -> dict[str, dict[str, Any]]:
+    """Crawl the sources concurrently in this process; returns a summary per source.
+
+    Twisted's reactor runs once per process, so call this once per process (the command line
+    does; the scheduler starts a process per crawl).
+    """
+    from crawler.spiders.news import NewsSpider
+
+    process = CrawlerProcess(settings)
+    summaries: dict[str, dict[str, Any]] = {}
+    crawlers = {}
+    handlers = []  # Scrapy's signals hold weak references: keep the closures alive
+    for sid in source_ids:
+        crawler = process.create_crawler(NewsSpider)
+        crawlers[sid] = crawler
+
+        def closed(spider, reason, sid=sid, crawler=crawler):
+            summaries[sid] = run_summary(crawler.stats.get_stats(), reason)
+
+        handlers.append(closed)
+        crawler.signals.connect(closed, signal=signals.spider_closed)
+        d = process.crawl(crawler, source=sid)
+
+        def failed(failure, sid=sid):
+            summaries[sid] = {"finish_reason": "failed", "failure": failure.getErrorMessage(),
+                              **{k: 0 for k in ("pages_fetched", "articles_new", "articles_updated",
+                                                "articles_unchanged", "articles_skipped")},
+                              "skipped": {}, "errors": 1, "error_kinds": {}}
+
+        d.addErrback(failed)
+
+    if progress is not None:
+        from twisted.internet import task
+
+        def report():
+            progress({sid: c.stats.get_stats() if c.stats else {} for sid, c in crawlers.items()})
+
+        loop = task.LoopingCall(report)
+        loop.start(interval, now=False)
+    process.start(stop_after_crawl=True, install_signal_handlers=True)
+    return summaries

@@ -1,0 +1,327 @@
+"""The one generic spider: every outlet is an entry in the source registry, not code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+
+from archive import Archive, resolve_data_dir, url_key
+from archive.db import now_iso
+from crawler import discovery as disc
+from crawler.dates import parse_date
+from crawler.encoding import page_text
+from crawler.items import ArticleItem
+from crawler.registry import RegistryError, Source, load_registry
+
+_KEEP_HEADERS = ("content-type", "etag", "last-modified", "date", "content-language")
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawl one source: `scrapy crawl news -a source=radar-pekalongan [-a since=2024-01-01]`."""
+
+    name = "news"
+    # 304 answers to our conditional GETs come to the callback, not to the error path.
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, source: str | None = None, since: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if not source:
+            raise NotConfigured("give a source: scrapy crawl news -a source=ID")
+        self.source_id = source
+        self.since_arg = since
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):  # noqa: ANN001 - Scrapy's signature
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        try:
+            registry = load_registry(settings.get("CCNEWS_SOURCES"))
+        except RegistryError as exc:
+            raise NotConfigured(str(exc)) from None
+        if spider.source_id not in registry:
+            raise NotConfigured(f"unknown source {spider.source_id!r} (see `ccnews sources list`)")
+        spider.source = registry[spider.source_id]
+        spider.allowed_domains = spider.source.allowed_domains
+        # The crawler's settings are not frozen yet when the spider is built.
+        crawler.settings.set("DOWNLOAD_DELAY", spider.source.delay, priority="spider")
+        since = spider.since_arg or settings.get("CCNEWS_SINCE")
+        spider.since = parse_date(since, spider.source.timezone) if since else None
+        if since and spider.since is None:
+            raise NotConfigured(f"--since {since!r} is not a date")
+        spider.listing_depth = settings.getint("CCNEWS_LISTING_DEPTH")
+        spider.max_pages = settings.getint("CCNEWS_MAX_ARTICLE_PAGES")
+        spider.max_links = settings.getint("CCNEWS_MAX_LINKS_PER_PAGE")
+        spider.refetch = settings.getbool("CCNEWS_REFETCH_KNOWN")
+        spider.pattern = re.compile(spider.source.article_pattern) if spider.source.article_pattern else None
+        spider.known = {}
+        if not settings.getbool("CCNEWS_PROBE"):
+            # One read when the crawl opens, so the spider itself never blocks on the database.
+            with Archive(resolve_data_dir(settings.get("ARCHIVE_DATA_DIR"))) as archive:
+                spider.known = archive.known_url_keys(spider.source.id)
+        spider.scheduled: set[str] = set()
+        return spider
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def start(self):
+        src: Source = self.source
+        for url in src.feeds:
+            yield self._xml_request(url, "feed")
+        for url in src.sitemaps:
+            yield self._xml_request(url, "sitemap")
+        for url in src.listings:
+            yield scrapy.Request(url, callback=self.parse_listing, cb_kwargs={"depth": 0},
+                                 errback=self.on_error, meta={"ccnews_kind": "listing"})
+        if not src.feeds and not src.sitemaps:
+            for request in self._discovery_requests():
+                yield request
+
+    def _discovery_requests(self):
+        home = self.source.homepage
+        yield scrapy.Request(disc.urljoin(home, "/robots.txt"), callback=self.parse_robots,
+                             errback=self.on_probe_error)
+        yield scrapy.Request(home, callback=self.parse_homepage, errback=self.on_probe_error)
+        for path in disc.USUAL_FEEDS:
+            yield self._xml_request(disc.urljoin(home, path), "feed", probe=True)
+        for path in disc.USUAL_SITEMAPS:
+            yield self._xml_request(disc.urljoin(home, path), "sitemap", probe=True)
+
+    def _xml_request(self, url: str, kind: str, probe: bool = False) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=self.parse_xml, cb_kwargs={"kind": kind, "probe": probe},
+            errback=self.on_probe_error if probe else self.on_error, meta={"ccnews_kind": kind},
+        )
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def parse_robots(self, response: Response):
+        text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
+        for url in disc.sitemaps_from_robots(text, response.url):
+            self._inc("discovery/robots_sitemaps")
+            yield self._xml_request(url, "sitemap")
+
+    def parse_homepage(self, response: Response):
+        if not isinstance(response, TextResponse):
+            return
+        for link in response.xpath('//link[@rel="alternate"][@href]'):
+            kind = (link.attrib.get("type") or "").lower()
+            if "rss" in kind or "atom" in kind or "rdf" in kind:
+                self._inc("discovery/homepage_feeds")
+                yield self._xml_request(response.urljoin(link.attrib["href"]), "feed")
+        if not self.source.listings:
+            # With nothing configured, the homepage is the first listing.
+            yield from self.parse_listing(response, depth=self.listing_depth)
+
+    def parse_xml(self, response: Response, kind: str, probe: bool = False):
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except Exception as exc:  # noqa: BLE001 - gzip raises several unrelated types
+                self._skip("malformed_xml", f"{response.url}: bad gzip ({type(exc).__name__})")
+                return
+        try:
+            root = disc.parse_xml(body)
+        except disc.MalformedXML as exc:
+            if not probe:
+                self._skip("malformed_xml", f"{response.url}: {exc}")
+            return
+        found = disc.xml_kind(root)
+        if found is None:
+            if not probe:
+                self._skip("malformed_xml", f"{response.url}: neither a feed nor a sitemap")
+            return
+        if found == "sitemapindex":
+            self._inc("discovery/sitemaps")
+            for entry in disc.sitemap_entries(root, response.url):
+                if self._older_than_since(entry.date):
+                    self._inc("discovery/sitemaps_before_since")
+                    continue
+                yield self._xml_request(entry.url, "sitemap")
+            return
+        entries = disc.sitemap_entries(root, response.url) if found == "urlset" else disc.feed_entries(root, response.url)
+        self._inc("discovery/sitemaps" if found == "urlset" else "discovery/feeds")
+        for entry in entries:
+            request = self.article_request(entry.url, entry.date, via=found)
+            if request is not None:
+                yield request
+
+    def parse_listing(self, response: Response, depth: int):
+        if not isinstance(response, TextResponse):
+            self._skip("not_html", response.url)
+            return
+        self._inc("discovery/listing_pages")
+        seen_next = False
+        for n, anchor in enumerate(response.xpath("//a[@href]")):
+            if n >= self.max_links:
+                self._inc("discovery/links_truncated")
+                break
+            url = disc.clean_link(anchor.attrib["href"], response.url)
+            if not url:
+                continue
+            text = " ".join(anchor.xpath("string(.)").get("").split())
+            rel = (anchor.attrib.get("rel") or "").lower()
+            if rel == "next" or disc.NEXT_TEXT.match(text) or self._is_next_listing(response.url, url):
+                if not seen_next and depth < self.listing_depth and disc.host_allowed(url, self.allowed_domains):
+                    seen_next = True
+                    yield response.follow(url, callback=self.parse_listing, cb_kwargs={"depth": depth + 1},
+                                          errback=self.on_error)
+                continue
+            if self.pattern is None and not disc.looks_like_article(url):
+                continue
+            date = anchor.xpath("ancestor::*[position()<=3]//time/@datetime").get()
+            request = self.article_request(url, date, via="listing")
+            if request is not None:
+                yield request
+
+    def _is_next_listing(self, current: str, url: str) -> bool:
+        here, there = disc.page_number(current), disc.page_number(url)
+        if there is None or not disc.same_without_page(current, url):
+            return False
+        return there[1] == (here[1] if here else 1) + 1
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def article_request(self, url: str, listed_date: str | None, via: str) -> scrapy.Request | None:
+        if not disc.host_allowed(url, self.allowed_domains):
+            self._inc("discovery/off_site")
+            return None
+        if disc.not_a_page(url) or disc.is_continuation(url):
+            return None
+        if self.pattern is not None and not self.pattern.search(url):
+            self._inc("discovery/pattern_mismatch")
+            return None
+        key = url_key(url)
+        if key in self.scheduled:
+            return None
+        self.scheduled.add(key)
+        self._inc("discovery/entries")
+        if self._older_than_since(listed_date):
+            self._skip("before_since")
+            return None
+        headers = {}
+        known = self.known.get(key)
+        if known:
+            listed = parse_date(listed_date, self.source.timezone) if listed_date else None
+            fetched = parse_date(known["fetched_at"])
+            changed = bool(listed and fetched and listed > fetched)
+            if not (changed or self.refetch or known.get("etag") or known.get("last_modified")):
+                self._skip("already_archived")
+                return None
+            if known.get("etag"):
+                headers["If-None-Match"] = known["etag"]
+            if known.get("last_modified"):
+                headers["If-Modified-Since"] = known["last_modified"]
+        return scrapy.Request(
+            url, callback=self.parse_article, errback=self.on_error, headers=headers,
+            meta={"handle_httpstatus_list": [304], "ccnews_kind": "article", "listed_date": listed_date,
+                  "known_id": known["id"] if known else None, "requested_url": url, "via": via},
+        )
+
+    def parse_article(self, response: Response):
+        meta = response.meta
+        if response.status == 304:
+            self._inc("articles/not_modified")
+            yield ArticleItem(source=self.source.id, url=response.url, requested_url=meta.get("requested_url"),
+                              pages=[], fetched_at=now_iso(), article={"not_modified": meta.get("known_id")})
+            return
+        if not isinstance(response, TextResponse) or not _is_html(response):
+            self._skip("not_html", response.url)
+            return
+        pages = list(meta.get("ccnews_pages", []))
+        pages.append(_page_record(response))
+        next_url = self._next_article_page(response, pages) if len(pages) < self.max_pages else None
+        if next_url:
+            self._inc("articles/continuation_pages")
+            yield response.follow(
+                next_url, callback=self.parse_article, errback=self.on_continuation_error,
+                meta={**{k: meta[k] for k in ("listed_date", "known_id", "requested_url", "via") if k in meta},
+                      "ccnews_pages": pages, "ccnews_kind": "article"},
+            )
+            return
+        yield self._item(pages, meta)
+
+    def _item(self, pages: list[dict[str, Any]], meta: dict[str, Any]) -> ArticleItem:
+        return ArticleItem(source=self.source.id, url=pages[0]["url"], requested_url=meta.get("requested_url"),
+                           pages=pages, listed_date=meta.get("listed_date"), fetched_at=now_iso())
+
+    def _next_article_page(self, response: TextResponse, pages: list[dict[str, Any]]) -> str | None:
+        """The link to page N+1 of this article, if it is split over pages."""
+        first = pages[0]["url"]
+        current = len(pages)
+        have = {url_key(p["url"]) for p in pages}
+        for anchor in response.xpath("//a[@href]")[: self.max_links]:
+            url = disc.clean_link(anchor.attrib["href"], response.url)
+            if not url or url_key(url) in have or not disc.same_without_page(first, url):
+                continue
+            found = disc.page_number(url)
+            if found and found[1] == current + 1:
+                return url
+        return None
+
+    def on_continuation_error(self, failure):
+        """A missing page 2 still leaves page 1 worth keeping."""
+        self.on_error(failure)
+        meta = failure.request.meta
+        if meta.get("ccnews_pages"):
+            yield self._item(meta["ccnews_pages"], meta)
+
+    # -- errors and counting ----------------------------------------------------------------
+
+    def on_error(self, failure):
+        request = failure.request
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self._inc(f"errors/http_{status}")
+            self.logger.warning("HTTP %s for %s", status, request.url)
+        elif failure.check(TimeoutError, TCPTimedOutError):
+            self._inc("errors/timeout")
+            self.logger.warning("timed out: %s", request.url)
+        elif failure.check(DNSLookupError):
+            self._inc("errors/dns")
+            self.logger.warning("DNS lookup failed: %s", request.url)
+        else:
+            self._inc(f"errors/{failure.type.__name__}")
+            self.logger.warning("%s for %s: %s", failure.type.__name__, request.url, failure.getErrorMessage())
+
+    def on_probe_error(self, failure):
+        """A usual feed or sitemap path that is missing is no error: most are."""
+        self._inc("discovery/probes_missing")
+
+    def _older_than_since(self, date: str | None) -> bool:
+        if not self.since or not date:
+            return False
+        dt = parse_date(date, self.source.timezone)
+        return bool(dt and dt < self.since)
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"ccnews/{key}", n)
+
+    def _skip(self, reason: str, detail: str | None = None) -> None:
+        self._inc(f"skipped/{reason}")
+        if detail:
+            self.logger.info("skipped (%s): %s", reason, detail)
+
+
+def _is_html(response: TextResponse) -> bool:
+    ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    return not ctype or "html" in ctype or "xml" in ctype and b"<html" in response.body[:2048].lower()
+
+
+def _page_record(response: TextResponse) -> dict[str, Any]:
+    text, encoding = page_text(response)
+    headers = {}
+    for name in _KEEP_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            headers[name] = value.decode("latin-1")
+    return {"url": response.url, "status": response.status, "headers": headers,
+            "content_type": headers.get("content-type"), "encoding": encoding,
+            "body": response.body, "text": text, "fetched_at": now_iso()}

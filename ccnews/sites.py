@@ -140,6 +140,7 @@ class SiteArticle:
     in_sitemap: bool = True
     in_listing: bool = True
     footer: list[str] = field(default_factory=list)  # boilerplate lines inside the body
+    feed_suffix: str = ""  # appended to the URL in the feed (tracking parameters)
 
 
 @dataclass
@@ -150,6 +151,7 @@ class SiteSpec:
     listing_path: str = "/kategori/berita"
     per_listing_page: int = 3
     page_param: str = "page"  # multi-page articles: ?page=N
+    extra_sitemap_paths: list[str] = field(default_factory=list)
 
 
 def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
@@ -253,7 +255,7 @@ def build_site(root: str | Path, site: SiteSpec, extra_routes: dict[str, dict[st
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tag: budaya</title></head><body>'
         f'<h1>Budaya</h1><ul>{home_links}</ul></body></html>', "text/html; charset=utf-8")
     items = "\n".join(
-        f"<item><title>{html.escape(a.title)}</title><link>{{{{BASE}}}}{a.path}</link>"
+        f"<item><title>{html.escape(a.title)}</title><link>{{{{BASE}}}}{html.escape(a.path + a.feed_suffix)}</link>"
         f"<pubDate>{formatdate(_epoch(a.published))}</pubDate></item>"
         for a in site.articles if a.in_feed
     )
@@ -263,7 +265,7 @@ def build_site(root: str | Path, site: SiteSpec, extra_routes: dict[str, dict[st
     urls = "\n".join(
         f"<url><loc>{{{{BASE}}}}{a.path}</loc><lastmod>{a.published}</lastmod></url>"
         for a in site.articles if a.in_sitemap
-    )
+    ) + "".join(f"\n<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in site.extra_sitemap_paths)
     add("/sitemap.xml", "sitemap.xml",
         f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
         "application/xml")

@@ -17,7 +17,7 @@ def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, A
     """What a user wants to know about a run, from the crawl's own stats."""
     skipped = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/skipped/")}
     errors = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/errors/")}
-    n_errors = sum(errors.values()) + stats.get("spider_exceptions/count", 0) + stats.get("log_count/ERROR", 0)
+    n_errors = sum(errors.values()) + stats.get("spider_exceptions/count", 0)
     return {
         "finish_reason": reason or stats.get("finish_reason"),
         "pages_fetched": stats.get("downloader/response_count", 0),

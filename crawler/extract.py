@@ -16,6 +16,8 @@ from lxml import etree
 from crawler.dates import iso, parse_date
 
 MIN_WORDS = 40
+# A "body" whose words are mostly the texts of the page's own links is a listing, not an article.
+LISTING_LINK_SHARE = 0.5
 # Thai runs words together; this many Thai characters count as one word (typical word length).
 THAI_CHARS_PER_WORD = 6
 
@@ -247,6 +249,8 @@ def extract_article(
     words = word_count(text)
     if words < min_words:
         raise NotAnArticle("too_short")
+    if _link_share(tree, text) >= LISTING_LINK_SHARE:
+        raise NotAnArticle("listing_page")
     pagetype = (meta.get("pagetype") or "").lower()
     if pagetype in {"website", "profile", "category", "tag"} and words < 3 * min_words:
         raise NotAnArticle("not_article_page")
@@ -285,6 +289,18 @@ def extract_article(
         "word_count": words,
         "pages": len(pages),
     }
+
+
+def _link_share(tree: Any, text: str) -> float:
+    anchors = {" ".join(a.text_content().split()).lower() for a in tree.iter("a")}
+    anchors = {a for a in anchors if len(a) >= 12}
+    total = linked = 0
+    for line in text.splitlines():
+        n = len(line.split())
+        total += n
+        if " ".join(line.split()).lower().lstrip("-•* ") in anchors:
+            linked += n
+    return linked / total if total else 0.0
 
 
 def _dedupe_continuation(texts: list[str]) -> list[str]:

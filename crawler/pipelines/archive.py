@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from archive import Archive, resolve_data_dir
+from scrapy.exceptions import DropItem
+
+from archive import Archive, ArchiveError, resolve_data_dir
 
 
 class ArchivePipeline:
@@ -55,7 +57,11 @@ class ArchivePipeline:
         pages = [{k: p[k] for k in ("url", "status", "headers", "content_type", "encoding", "body", "fetched_at")}
                  for p in adapter["pages"]]
         aliases = [adapter.get("requested_url")] if adapter.get("requested_url") else []
-        outcome, article_id = self.archive.store_article(record, pages, aliases)
+        try:
+            outcome, article_id = self.archive.store_article(record, pages, aliases)
+        except ArchiveError as exc:
+            self.stats.inc_value("ccnews/errors/archive")
+            raise DropItem(f"not archived: {exc}") from None
         self.stats.inc_value(f"ccnews/articles/{outcome}")
         article["id"] = article_id
         # The bodies are safely archived; do not keep megabytes alive in the item.

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
@@ -284,6 +284,8 @@ class NewsSpider(scrapy.Spider):
         elif failure.check(TimeoutError, TCPTimedOutError):
             self._inc("errors/timeout")
             self.logger.warning("timed out: %s", request.url)
+        elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+            self._skip("robots_disallowed", request.url)
         elif failure.check(DNSLookupError):
             self._inc("errors/dns")
             self.logger.warning("DNS lookup failed: %s", request.url)

@@ -423,6 +423,7 @@ class Archive:
                 return iter(())
             values = ",".join(f"({int(i)},{n})" for n, i in enumerate(ids))
             where = (" and " + " and ".join(clauses)) if clauses else ""
+            cols = ", ".join(f"a.{c}" for c in cols.split(", "))
             sql = (
                 f"with wanted(id, pos) as (values {values}) select {cols} from "
                 f"(select *, {_UTC_EXPR} as published_utc from articles) a "

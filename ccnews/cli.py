@@ -22,7 +22,8 @@ from crawler.dates import parse_date
 from crawler.registry import ENV_VAR as SOURCES_ENV
 from crawler.registry import RegistryError, load_registry
 
-out = Console(soft_wrap=False, highlight=False)
+# Piped output (files, grep) is not squeezed into 80 columns; a terminal keeps its own width.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 err = Console(stderr=True, highlight=False)
 
 EXPORT_COLUMNS = [
@@ -247,8 +248,11 @@ def search(query, filters, limit, sort, as_json, data_dir):
         err.print("no matching articles")
         return
     table = Table(show_lines=True)
-    for col in ("date", "source", "title", "url", "snippet"):
-        table.add_column(col, overflow="fold")
+    table.add_column("date", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("title", ratio=2)
+    table.add_column("url", overflow="fold", ratio=2)
+    table.add_column("snippet", ratio=3)
     for h in hits:
         snippet = escape(h.snippet).replace("**", "\x00")
         parts = snippet.split("\x00")

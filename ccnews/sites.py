@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
-# Fixed so that conditional GETs can be tested: every fixture file "changed" at this time.
+# For answers that are not files.
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 
 
@@ -83,6 +83,7 @@ class SiteServer:
         status = 404
         headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
         body = b"<html><body><h1>404 Not Found</h1></body></html>"
+        last_modified = LAST_MODIFIED
         if route is not None:
             status = route.get("status", 200)
             headers.update(route.get("headers", {}))
@@ -92,7 +93,9 @@ class SiteServer:
                 headers["Location"] = self._substitute(location.encode()).decode()
                 body = b""
             elif "file" in route:
-                body = self._substitute((self.root / route["file"]).read_bytes())
+                path = self.root / route["file"]
+                body = self._substitute(path.read_bytes())
+                last_modified = formatdate(path.stat().st_mtime, usegmt=True)
                 if route.get("gzip"):
                     body = gzip.compress(body, mtime=0)
             elif "body" in route:
@@ -100,8 +103,13 @@ class SiteServer:
             if status == 200 and self.conditional and route.get("conditional", True):
                 etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
                 headers["ETag"] = etag
-                headers["Last-Modified"] = LAST_MODIFIED
-                if req.headers.get("If-None-Match") == etag or _not_modified_since(req.headers.get("If-Modified-Since")):
+                headers["Last-Modified"] = last_modified
+                # RFC 9110: when If-None-Match is sent, If-Modified-Since is ignored.
+                if req.headers.get("If-None-Match") is not None:
+                    fresh = req.headers.get("If-None-Match") == etag
+                else:
+                    fresh = _not_modified_since(req.headers.get("If-Modified-Since"), last_modified)
+                if fresh:
                     status, body = 304, b""
         self.requests.append((key, "GET", status))
         req.send_response(status)
@@ -112,11 +120,11 @@ class SiteServer:
         req.wfile.write(body)
 
 
-def _not_modified_since(value: str | None) -> bool:
+def _not_modified_since(value: str | None, last_modified: str) -> bool:
     if not value:
         return False
     try:
-        return parsedate_to_datetime(value) >= parsedate_to_datetime(LAST_MODIFIED)
+        return parsedate_to_datetime(value) >= parsedate_to_datetime(last_modified)
     except (TypeError, ValueError):
         return False
 

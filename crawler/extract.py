@@ -244,6 +244,7 @@ def extract_article(
         if more:
             texts.append(more)
     text, byline_names = clean_body("\n".join(_dedupe_continuation(texts)))
+    text = _strip_head(text, meta.get("title") or "", timezone)
     if not text.strip():
         raise NotAnArticle("empty_body")
     words = word_count(text)
@@ -289,6 +290,21 @@ def extract_article(
         "word_count": words,
         "pages": len(pages),
     }
+
+
+def _strip_head(text: str, title: str, tz: str) -> str:
+    """Drop the headline and a bare date line that extraction keeps at the top of the body."""
+    lines = text.split("\n")
+    norm_title = " ".join(title.split()).lower()
+    for _ in range(3):
+        if not lines:
+            break
+        head = " ".join(lines[0].split())
+        if head and (head.lower() == norm_title or (len(head) < 60 and parse_date(head, tz))):
+            lines.pop(0)
+        else:
+            break
+    return "\n".join(lines).strip()
 
 
 def _link_share(tree: Any, text: str) -> float:

@@ -109,12 +109,13 @@ def _damaged(path: Path, exc: BaseException) -> IndexProblem:
 
 
 # Whoosh reports a truncated or corrupt segment file through many unrelated exception types.
-_CORRUPTION = (EmptyIndexError, struct.error, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError)
+_CORRUPTION = (EmptyIndexError, index.IndexError, struct.error, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError)
 
 
 def open_index(data_dir: str | Path, *, create: bool = False):
     path = index_dir(data_dir)
-    if not index.exists_in(str(path)):
+    # Not index.exists_in(): it opens the index and raises on a damaged table of contents.
+    if not (path.is_dir() and any(path.glob("_MAIN_*.toc"))):
         if not create:
             raise IndexProblem(f"no search index at {path}: run `ccnews reindex` to build it from the archive")
         path.mkdir(parents=True, exist_ok=True)
@@ -243,6 +244,10 @@ def _check_syntax(text: str) -> None:
             raise QueryError("unbalanced parenthesis in query: ')' without '('")
     if depth:
         raise QueryError("unbalanced parenthesis in query: '(' without ')'")
+    words = re.sub(r'"[^"]*"', " x ", text).replace("(", " ").replace(")", " ").split()
+    if words and (words[0] in ("AND", "OR") or words[-1] in ("AND", "OR", "NOT")):
+        op = words[0] if words[0] in ("AND", "OR") else words[-1]
+        raise QueryError(f"{op} needs a word on each side (to search for the word itself, write it in lowercase)")
     for field in re.findall(r'(?:^|[\s(])(\w+):', re.sub(r'"[^"]*"', "", text)):
         name = FIELD_ALIASES.get(field.lower(), field.lower())
         if name not in QUERY_FIELDS:

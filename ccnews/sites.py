@@ -94,7 +94,11 @@ class SiteServer:
                 body = b""
             elif "file" in route:
                 path = self.root / route["file"]
-                body = self._substitute(path.read_bytes())
+                body = path.read_bytes()
+                if route.get("gunzip"):
+                    body = gzip.decompress(body)
+                else:
+                    body = self._substitute(body)
                 last_modified = formatdate(path.stat().st_mtime, usegmt=True)
                 if route.get("gzip"):
                     body = gzip.compress(body, mtime=0)
@@ -294,3 +298,29 @@ def load_spec(path: str | Path) -> SiteSpec:
     data = json.loads(Path(path).read_text("utf-8"))
     arts = [SiteArticle(**a) for a in data.pop("articles")]
     return SiteSpec(articles=arts, **data)
+
+
+def stored_pages_site(corpus: str | Path, root: str | Path) -> tuple[Path, list[dict[str, Any]]]:
+    """A site serving a corpus of stored pages (fundus layout: manifest.jsonl, gzipped pages)
+    under their original paths, with a sitemap listing them all. Returns the site folder and
+    the manifest entries, each with the `path` it is served at."""
+    corpus, root = Path(corpus), Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    entries = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    routes: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        parts = urlsplit(entry["url"])
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if path in routes or path == "/":
+            path = f"/{parts.hostname}{path}"
+        entry["path"] = path
+        # No charset in the header: the page's own declaration (or detection) must do.
+        routes[path] = {"file": str((corpus / entry["file"]).resolve()), "gunzip": True,
+                        "headers": {"Content-Type": "text/html"}}
+    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(e['path'])}</loc></url>" for e in entries)
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
+        encoding="utf-8")
+    routes["/sitemap.xml"] = {"file": "sitemap.xml", "headers": {"Content-Type": "application/xml"}}
+    (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
+    return root, entries

@@ -132,7 +132,9 @@ def _meta_values(tree: Any) -> dict[str, str]:
             found[key] = val.strip()
     for el in tree.xpath("//*[@itemprop][@datetime or @content]"):
         key = el.get("itemprop").lower()
-        found.setdefault(key, (el.get("datetime") or el.get("content")).strip())
+        value = (el.get("datetime") or el.get("content") or "").strip()
+        if value:
+            found.setdefault(key, value)
     return found
 
 
@@ -218,9 +220,8 @@ def _visible_head_text(tree: Any) -> str:
     body = tree.find("body")
     if body is None:
         return ""
-    for bad in body.xpath(".//script|.//style|.//noscript"):
-        bad.drop_tree()
-    return " ".join(body.text_content().split())[:6000]
+    texts = body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]")
+    return " ".join(" ".join(texts).split())[:6000]
 
 
 def extract_article(
@@ -278,7 +279,7 @@ def extract_article(
     return {
         "url": first.url,
         "canonical_url": canonical or None,
-        "title": (meta.get("title") or ld.get("headline") or "").strip() or None,
+        "title": best_title(meta.get("title") or ld.get("headline") or "", tree, meta.get("sitename")),
         "text": text,
         "authors": authors,
         "published": published,
@@ -290,6 +291,35 @@ def extract_article(
         "word_count": words,
         "pages": len(pages),
     }
+
+
+_TITLE_SEP = re.compile(r"(\s+[|–—-]\s+|\s*\|\s*)")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\ufeff"))
+
+
+def best_title(title: str, tree: Any, sitename: str | None) -> str | None:
+    """The headline: the page's <h1> when the title tag merely wraps it, else the title without
+    the outlet's name and date tacked on ("... | Radar Pekalongan", "... – DW – 13.06.2023")."""
+    title = " ".join(title.translate(_INVISIBLE).split())
+    if not title:
+        return None
+    folded = title.casefold()
+    for h1 in tree.xpath("//h1")[:3]:
+        text = " ".join(h1.text_content().translate(_INVISIBLE).split())
+        if len(text) >= 12 and text.casefold() in folded and len(text) >= 0.5 * len(title):
+            return text
+    parts = _TITLE_SEP.split(title)  # text, separator, text, ...
+    site = (sitename or "").casefold()
+    while len(parts) > 2:
+        last = parts[-1].strip()
+        words = len(last.split())
+        if not last or (site and (site in last.casefold() or last.casefold() in site)) or re.fullmatch(
+            r"[\w.-]+\.[a-z]{2,}|[\d./ -]+", last, re.I
+        ) or (words <= 3 and len("".join(parts[:-2]).split()) >= 4):
+            del parts[-2:]
+        else:
+            break
+    return "".join(parts).strip() or title
 
 
 def _strip_head(text: str, title: str, tz: str) -> str:

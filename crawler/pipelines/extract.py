@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.dates import parse_date
 from crawler.discovery import host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
+
+
+logger = logging.getLogger(__name__)
 
 
 class ExtractPipeline:
@@ -36,6 +41,10 @@ class ExtractPipeline:
         except NotAnArticle as exc:
             self.stats.inc_value(f"ccnews/skipped/{exc.reason}")
             raise DropItem(f"not an article ({exc.reason}): {adapter['url']}") from None
+        except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
+            self.stats.inc_value("ccnews/errors/extraction")
+            logger.warning("extraction failed for %s: %s: %s", adapter["url"], type(exc).__name__, exc)
+            raise DropItem(f"extraction failed: {adapter['url']}") from None
         if article["canonical_url"] and not host_allowed(article["canonical_url"], spider_source.allowed_domains):
             # A republished copy pointing at the original outlet stays a record of its own.
             article["canonical_url"] = None

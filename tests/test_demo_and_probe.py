@@ -1,0 +1,36 @@
+"""The demo a newcomer runs first, and the live source check, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+from conftest import articles, run_ccnews
+
+
+def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):
+    data = tmp_path / "demo"
+    result = run_ccnews("demo", "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = articles(data)
+    founding = [r for r in rows if r["title"].startswith("Kejar Kota Kreatif")]
+    assert sorted(r["source"] for r in founding) == ["demo-city", "demo-outlet"]
+    multi = [r for r in rows if r["pages"] == 3]
+    assert len(multi) == 1 and "Wali Kota Pekalongan berharap" in multi[0]["text"]
+    assert "Kejar Kota Kreatif" in result.stdout  # the sample search printed it
+    assert "crawl summary" in result.stdout
+
+
+def test_sources_check_probes_without_writing(sites, tmp_path):
+    result = run_ccnews("sources", "check", "warta-uji", "kota-uji", "-s", "AUTOTHROTTLE_START_DELAY=0.01",
+                        registry=sites.registry, data_dir=tmp_path / "untouched")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {l.split()[1]: l for l in result.stdout.splitlines() if "-uji" in l}
+    assert "yes" in lines["warta-uji"] and "yes" in lines["kota-uji"]
+    assert not (tmp_path / "untouched").exists()
+
+
+def test_sources_check_reports_an_unreachable_source(tmp_path):
+    reg = tmp_path / "dead.toml"
+    # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    reg.write_text('[[source]]\nid = "dead"\nname = "Dead"\nhomepage = "http://127.0.0.1:9/"\ndelay = 0.0\n')
+    result = run_ccnews("sources", "check", "-s", "RETRY_TIMES=0", registry=reg)
+    assert result.returncode == 1
+    assert "1 of 1 source(s) yielded no article" in result.stderr

@@ -1,0 +1,106 @@
+"""Dates, bylines, boilerplate, URL keys and the registry, checked directly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from archive.urls import url_key
+from crawler.dates import parse_date
+from crawler.extract import clean_authors, clean_body
+from crawler.registry import RegistryError, load_registry, parse_registry
+
+
+@pytest.mark.parametrize("text, tz, expected", [
+    ("Jumat, 11 Maret 2016 08:30 WIB", "UTC", "2016-03-11T08:30:00+07:00"),
+    ("Kamis, 10 Mar 2016 | 14:05", "Asia/Jakarta", "2016-03-10T14:05:00+07:00"),
+    ("Sabtu, 9 Maret 2024 20:00 WIT", "Asia/Jakarta", "2024-03-09T20:00:00+09:00"),
+    ("11 มีนาคม 2567 10:30", "Asia/Bangkok", "2024-03-11T10:30:00+07:00"),
+    ("วันที่ 5 ก.พ. 2567 เวลา 09:15 น.", "Asia/Bangkok", "2024-02-05T09:15:00+07:00"),
+    ("2016-03-11T10:00:00+07:00", "UTC", "2016-03-11T10:00:00+07:00"),
+    ("2016-03-11 10:00:00", "Asia/Jakarta", "2016-03-11T10:00:00+07:00"),
+    ("2016-03-11T03:00:00Z", "Asia/Jakarta", "2016-03-11T03:00:00+00:00"),
+    ("5 December 2024", "Asia/Bangkok", "2024-12-05T00:00:00+07:00"),
+])
+def test_dates_are_read_with_offsets(text, tz, expected):
+    assert parse_date(text, tz).isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["1 Januari 1900", "31 Desember 2999", "garbage", "", "0000-00-00", "x" * 500])
+def test_absurd_or_unreadable_dates_are_none(text):
+    assert parse_date(text, "Asia/Jakarta") is None
+
+
+@pytest.mark.parametrize("raw, names", [
+    ("Reporter: Nul | Editor: Ratna Dewi", ["Nul", "Ratna Dewi"]),
+    ("Oleh: Ani Rahma, Budi Santoso", ["Ani Rahma", "Budi Santoso"]),
+    ("Penulis: Dimas Prasetyo (dim)", ["Dimas Prasetyo"]),
+    ("By Somchai Wongsa and Jane Doe", ["Somchai Wongsa", "Jane Doe"]),
+    ("Redaksi", []),
+])
+def test_bylines_become_names(raw, names):
+    assert clean_authors(raw) == names
+
+
+def test_inline_boilerplate_lines_go_and_byline_lines_give_names():
+    body = "\n".join([
+        "Paragraf pertama tentang batik.",
+        "Baca Juga: Judul lain yang tidak terkait",
+        "Paragraf kedua tentang kota kreatif.",
+        "Cek Berita dan Artikel lainnya di Google News",
+        "Editor: Ratna Dewi",
+    ])
+    text, names = clean_body(body)
+    assert text == "Paragraf pertama tentang batik.\nParagraf kedua tentang kota kreatif."
+    assert names == ["Ratna Dewi"]
+
+
+@pytest.mark.parametrize("a, b", [
+    ("https://www.example.id/read/1/x?utm_source=rss&utm_medium=feed", "http://example.id/read/1/x"),
+    ("https://example.id/read/1/x/", "https://example.id/read/1/x"),
+    ("https://example.id/read/1/x#komentar", "https://example.id/read/1/x?fbclid=abc"),
+])
+def test_url_variants_share_one_key(a, b):
+    assert url_key(a) == url_key(b)
+
+
+def test_distinct_pages_keep_distinct_keys():
+    assert url_key("https://example.id/read/1/x?page=2") != url_key("https://example.id/read/1/x")
+    assert url_key("https://a.example.id/x") != url_key("https://b.example.id/x")
+
+
+def test_bundled_registry_has_the_outlets_the_users_need():
+    reg = load_registry()
+    cities = {s.city for s in reg.values()}
+    assert {"radar-pekalongan", "pekalongankota"} <= set(reg)
+    assert {"Pekalongan", "Chiang Mai", "Bandung", "Jakarta", "Ambon", "Surakarta", "Semarang"} <= cities
+    assert len([s for s in reg.values() if s.city == "Chiang Mai"]) >= 2
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[[source]]\nid = "a"\nname = "A"\n', "source #1 (a): field 'homepage' is required"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "ftp://x"\n', "source #1 (a), field 'homepage': 'ftp://x' is not an http(s) URL"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ntimezone = "Mars/Olympus"\n', "field 'timezone': unknown time zone"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeeds = "https://x.id/feed"\n', "field 'feeds': expected a list of strings"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\narticle_pattern = "("\n', "field 'article_pattern': bad regex"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ndelay = -1\n', "field 'delay'"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeedz = []\n', "unknown field 'feedz'"),
+    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\n[[source]]\nid = "a"\nname = "B"\nhomepage = "https://y.id/"\n', "source #2 (a), field 'id': duplicate id"),
+    ('[[source]\nid = "a"', "not valid TOML"),
+])
+def test_malformed_registry_names_file_entry_and_field(toml, message):
+    with pytest.raises(RegistryError) as exc:
+        parse_registry(toml, "my.toml")
+    assert str(exc.value).startswith("my.toml") and message in str(exc.value)
+
+
+def test_malformed_registry_on_the_command_line_is_one_line(tmp_path):
+    from conftest import run_ccnews
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[source]]\nid = "x"\nname = "X"\nhomepage = "nope"\n')
+    result = run_ccnews("sources", "list", "--sources", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}, source #1 (x), field 'homepage'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -47,6 +47,11 @@ ARTICLE_COLUMNS = {
     "content_hash": str,
     "etag": str,
     "last_modified": str,
+    "cities": str,  # JSON list of member cities mentioned
+    "fields": str,  # JSON list of creative fields
+    "network": str,  # JSON list of network terms found
+    "relevance": float,  # 0..1: how much the article is about creative-city work
+    "group_id": int,  # syndication group: the id of the group's first article
     "indexed": int,  # 0 while the search index lags behind this row
 }
 
@@ -171,6 +176,24 @@ class Archive:
                     pk="id",
                 )
                 db["crawl_runs"].create_index(["source", "started"])
+            missing = {c: t for c, t in ARTICLE_COLUMNS.items() if c not in db["articles"].columns_dict}
+            for column, kind in missing.items():  # archives made by an earlier ccnews
+                db["articles"].add_column(column, kind)
+            if "article_tags" not in db.table_names():
+                # One row per city, field or network term of an article, for SQL filters.
+                db["article_tags"].create(
+                    {"article_id": int, "kind": str, "value": str, "score": float},
+                    pk=("article_id", "kind", "value"),
+                    foreign_keys=[("article_id", "articles", "id")],
+                )
+                db["article_tags"].create_index(["kind", "value"])
+            if "skipped_urls" not in db.table_names():
+                # Pages fetched once and judged not worth keeping (keep = "relevant"): not fetched again.
+                db["skipped_urls"].create(
+                    {"url_key": str, "source": str, "url": str, "reason": str, "relevance": float, "first_seen": str},
+                    pk="url_key",
+                )
+                db["skipped_urls"].create_index(["source"])
             if "meta" not in db.table_names():
                 db["meta"].create({"key": str, "value": str}, pk="key")
                 db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
@@ -217,10 +240,36 @@ class Archive:
             [source],
         ):
             out[row.pop("url_key")] = row
+        for row in self.db.query("select url_key, first_seen from skipped_urls where source = ?", [source]):
+            out[row["url_key"]] = {"id": None, "skipped": True, "fetched_at": row["first_seen"],
+                                   "etag": None, "last_modified": None}
         return out
 
+    def remember_skipped(self, urls: Iterable[str], source: str, reason: str, relevance: float | None = None) -> None:
+        stamp = now_iso()
+        rows = [{"url_key": url_key(u), "source": source, "url": u, "reason": reason, "relevance": relevance,
+                 "first_seen": stamp} for u in urls if u]
+        with self.transaction():
+            self.db["skipped_urls"].insert_all(rows, ignore=True)
+
+    def set_tags(self, article_id: int, tags: dict[str, Any], *, reindex: bool = False) -> None:
+        """Store an article's cities, fields, network terms and relevance (inside a transaction)."""
+        self.db["articles"].update(article_id, {
+            "cities": json.dumps([c["city"] for c in tags["cities"]], ensure_ascii=False),
+            "fields": json.dumps([f["field"] for f in tags["fields"]], ensure_ascii=False),
+            "network": json.dumps(tags["network"], ensure_ascii=False),
+            "relevance": tags["relevance"],
+            **({"indexed": 0} if reindex else {}),
+        })
+        self.db.execute("delete from article_tags where article_id = ?", [article_id])
+        rows = [{"article_id": article_id, "kind": "city", "value": c["city"], "score": c["score"]} for c in tags["cities"]]
+        rows += [{"article_id": article_id, "kind": "field", "value": f["field"], "score": f["score"]} for f in tags["fields"]]
+        rows += [{"article_id": article_id, "kind": "network", "value": t, "score": 1.0} for t in tags["network"]]
+        self.db["article_tags"].insert_all(rows, ignore=True)
+
     def store_article(
-        self, record: dict[str, Any], pages: list[dict[str, Any]], aliases: Iterable[str] = ()
+        self, record: dict[str, Any], pages: list[dict[str, Any]], aliases: Iterable[str] = (),
+        tags: dict[str, Any] | None = None,
     ) -> tuple[str, int]:
         """Insert or update one article and its raw pages; returns (new|updated|unchanged, id).
 
@@ -272,6 +321,8 @@ class Archive:
                 ],
                 ignore=True,
             )
+            if tags is not None and outcome != "unchanged":
+                self.set_tags(article_id, tags)
         return outcome, article_id
 
     def _replace_pages(self, article_id: int, pages: list[dict[str, Any]], stamp: str) -> None:
@@ -400,6 +451,9 @@ class Archive:
         since: str | None = None,
         until: str | None = None,
         language: str | None = None,
+        cities: list[str] | None = None,
+        fields: list[str] | None = None,
+        min_relevance: float | None = None,
         columns: list[str] | None = None,
         order: str = "published desc",
         limit: int | None = None,
@@ -408,6 +462,15 @@ class Archive:
         bounds are given by the caller)."""
         cols = ", ".join(f"[{c}]" for c in (columns or [c for c in ARTICLE_COLUMNS if c != "indexed"]))
         clauses, params = [], []
+        for kind, values in (("city", cities), ("field", fields)):
+            if values:
+                clauses.append(
+                    f"a.id in (select article_id from article_tags where kind = '{kind}' and value in ({','.join('?' * len(values))}))"
+                )
+                params += list(values)
+        if min_relevance is not None:
+            clauses.append("relevance >= ?")
+            params.append(min_relevance)
         if sources:
             clauses.append(f"source in ({','.join('?' * len(sources))})")
             params += sources
@@ -436,7 +499,7 @@ class Archive:
             where = (" where " + " and ".join(clauses)) if clauses else ""
             order_sql = {"published desc": "published_utc desc", "published asc": "published_utc asc"}.get(order, "id")
             sql = (
-                f"select {cols} from (select *, {_UTC_EXPR} as published_utc from articles)"
+                f"select {cols} from (select *, {_UTC_EXPR} as published_utc from articles) a"
                 f"{where} order by {order_sql}"
             )
         if limit:

@@ -28,9 +28,10 @@ err = Console(stderr=True, highlight=False)
 
 EXPORT_COLUMNS = [
     "id", "url", "canonical_url", "source", "title", "published", "modified", "language",
-    "authors", "description", "image", "tags", "word_count", "pages", "first_seen", "fetched_at",
-    "updated_at", "content_hash", "text",
+    "authors", "description", "image", "tags", "cities", "fields", "relevance", "group_id",
+    "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "text",
 ]
+JSON_COLUMNS = ("authors", "tags", "cities", "fields")
 
 
 class Group(click.Group):
@@ -103,13 +104,31 @@ def filter_options(f):
     @click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
     @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
     @click.option("--lang", metavar="CODE", help="Only articles detected in this language (id, th, en...).")
+    @click.option("--city", "cities", multiple=True, metavar="CITY", help="Only articles mentioning this member city (repeatable).")
+    @click.option("--field", "fields", multiple=True, metavar="FIELD", help="Only this creative field: crafts, design, film, gastronomy, literature, media-arts, music, architecture.")
+    @click.option("--relevant", is_flag=True, help="Only articles about creative-city work (relevance >= 0.5).")
     @functools.wraps(f)
-    def wrapper(*args, sources, since, until, lang, **kwargs):
+    def wrapper(*args, sources, since, until, lang, cities, fields, relevant, **kwargs):
+        from archive.uccn import city_by_name, field_name
+        from crawler.tagging import RELEVANT
         from indexer import Filters
 
+        city_names = []
+        for c in cities:
+            found = city_by_name(c)
+            if found is None:
+                raise click.BadParameter(f"{c!r} is not a member city of the network", param_hint="--city")
+            city_names.append(found.name)
+        field_names = []
+        for value in fields:
+            name = field_name(value)
+            if name is None:
+                raise click.BadParameter(f"{value!r} is not a creative field", param_hint="--field")
+            field_names.append(name)
         filters = Filters(
             sources=tuple(sources), since=_date_bound(since, False), until=_date_bound(until, True),
-            language=lang.lower() if lang else None,
+            language=lang.lower() if lang else None, cities=tuple(city_names), fields=tuple(field_names),
+            min_relevance=RELEVANT if relevant else None,
         )
         return f(*args, filters=filters, **kwargs)
 
@@ -217,30 +236,48 @@ def _print_summary(summaries: dict[str, dict[str, Any]]) -> None:
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Results to show.")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--all-copies", is_flag=True, help="Show every syndicated copy as its own result.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @data_dir_option
-def search(query, filters, limit, sort, as_json, data_dir):
-    """Search the archive.
+def search(query, filters, limit, sort, all_copies, as_json, data_dir):
+    """Search the archive in Indonesian, Thai and English.
 
     \b
     Query syntax:
       batik pekalongan          both words (AND is implied)
-      "kota kreatif"            the exact phrase
+      "kota kreatif"            the exact phrase, word for word
       batik OR tenun            either word
       batik NOT pameran         exclude a word
       (batik OR tenun) AND festival
-      title:unesco              only in titles; fields: title, text, source, lang, tags, authors
-      source:demo-outlet        only one source (same as --source)
+      title:unesco              only in titles
+      source:radar-pekalongan   one source (like --source)
+      city:pekalongan           a tagged member city (like --city)
+      field:design              a tagged creative field (like --field)
+      Other fields: text, lang, tags, authors.
 
     \b
-    Example:
+    Indonesian words match their other forms: "kembang" and "pengembangan" find
+    "dikembangkan", "kreatif" finds "kreatifnya". Names are never cut down to a root
+    ("Pekalongan" does not find "kalong"). Thai text is split into words, so
+    "เมืองสร้างสรรค์" finds it inside unspaced Thai. Case and accents do not matter.
+    A syndicated story shows once, with its copies listed; --all-copies shows each.
+    A word the archive does not know gets a "did you mean" suggestion.
+
+    \b
+    Examples (Indonesian and English):
         ccnews search '"kota kreatif" pekalongan' --since 2016-01-01 --sort date
-        ccnews search "Chiang Mai" --lang en --json
+        ccnews search 'pengembangan batik' --city Pekalongan --relevant
+        ccnews search 'เมืองสร้างสรรค์ เชียงใหม่' --lang th
+        ccnews search '"creative city" design' --field design --json
     """
     from indexer import search as run_search
 
     with _open_archive(data_dir) as archive:
-        hits = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort, archive=archive)
+        results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort,
+                             archive=archive, all_copies=all_copies)
+    hits = results.hits
+    if results.suggestion:
+        err.print(f"did you mean: [bold]{escape(results.suggestion)}[/bold] ?")
     if as_json:
         click.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=2))
         return
@@ -257,7 +294,10 @@ def search(query, filters, limit, sort, as_json, data_dir):
         snippet = escape(h.snippet).replace("**", "\x00")
         parts = snippet.split("\x00")
         snippet = "".join(f"[bold yellow]{p}[/bold yellow]" if i % 2 else p for i, p in enumerate(parts))
-        table.add_row(h.published.date().isoformat() if h.published else "", h.source, escape(h.title), h.url, snippet)
+        title = escape(h.title)
+        if h.copies:
+            title += "\n[dim]also: " + ", ".join(escape(c["source"]) for c in h.copies) + "[/dim]"
+        table.add_row(h.published.date().isoformat() if h.published else "", h.source, title, h.url, snippet)
     out.print(table)
     err.print(f"{len(hits)} result(s)")
 
@@ -265,7 +305,9 @@ def search(query, filters, limit, sort, as_json, data_dir):
 def _hit_dict(h) -> dict[str, Any]:
     return {"id": h.id, "url": h.url, "title": h.title, "source": h.source,
             "published": h.published.isoformat() + "Z" if h.published else None,
-            "language": h.language, "score": h.score, "snippet": h.snippet}
+            "language": h.language, "score": h.score, "snippet": h.snippet,
+            "cities": h.cities, "fields": h.fields, "relevance": h.relevance, "group_id": h.group,
+            "copies": [{"url": c["url"], "source": c["source"], "title": c["title"]} for c in h.copies]}
 
 
 @cli.command()
@@ -289,9 +331,11 @@ def export(query, filters, fmt, output, no_text, data_dir):
     columns = [c for c in EXPORT_COLUMNS if not (no_text and c == "text")]
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
-        ids = list(matching_ids(data, " ".join(query), filters)) if query else None
+        ids = matching_ids(data, " ".join(query), filters) if query else None
         rows = archive.select_articles(
             ids=ids, sources=list(filters.sources) or None, language=filters.language, columns=columns,
+            cities=list(filters.cities) or None, fields=list(filters.fields) or None,
+            min_relevance=filters.min_relevance,
             since=to_utc_text(filters.since) if filters.since else None,
             until=to_utc_text(filters.until) if filters.until else None,
         )
@@ -311,7 +355,7 @@ def _write_rows(rows, fmt: str, output: Path | None) -> int:
         if fmt == "json":
             fh.write("[")
         for row in rows:
-            for key in ("authors", "tags"):
+            for key in JSON_COLUMNS:
                 if key in row:
                     row[key] = json.loads(row[key] or "[]")
             if fmt == "csv":
@@ -336,6 +380,30 @@ def _write_rows(rows, fmt: str, output: Path | None) -> int:
 
 
 # -- maintenance ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@data_dir_option
+def retag(data_dir):
+    """Tag the whole archive again with cities, fields and relevance, and regroup copies.
+
+    Run it after editing the city list or terms in archive/data/.
+
+    \b
+    Example:
+        ccnews retag --data-dir ./ccnews-data
+    """
+    from archive.copies import group_copies
+    from crawler.tagging import retag_archive
+    from indexer import sync
+
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        counts = retag_archive(archive)
+        regrouped = group_copies(archive)
+        indexed = sync(archive, data)
+    err.print(f"retagged {counts['changed']} changed, {counts['unchanged']} unchanged; "
+              f"{regrouped} regrouped; reindexed {indexed}")
 
 
 @cli.command()
@@ -366,6 +434,7 @@ def reextract(sources, data_dir, sources_file):
     Example:
         ccnews reextract --source radar-pekalongan
     """
+    from archive.copies import group_copies
     from crawler.reextract import reextract as run
     from indexer import sync
 
@@ -373,6 +442,7 @@ def reextract(sources, data_dir, sources_file):
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
         counts = run(archive, registry, list(sources) or None)
+        group_copies(archive)
         indexed = sync(archive, data)
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no articles"
     err.print(f"re-extracted: {parts}; reindexed {indexed}")
@@ -511,7 +581,7 @@ def demo(query, data_dir):
     _print_summary(summaries)
     out.print(f"\n[bold]ccnews search {escape(query)}[/bold]")
     with _open_archive(data) as archive:
-        hits = run_search(data, query, archive=archive, limit=10)
+        hits = run_search(data, query, archive=archive, limit=10).hits
     for h in hits:
         date = h.published.date().isoformat() if h.published else "----------"
         out.print(f"{date}  {h.source:<12} {escape(h.title)}\n            {h.url}")

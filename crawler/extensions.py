@@ -84,13 +84,19 @@ class IndexOnClose:
 
     def spider_closed(self, spider, reason):
         # Imported here: the crawler asks the indexer to catch up but does not depend on it to crawl.
+        from archive.copies import group_copies
         from indexer import IndexProblem, sync
 
         try:
             with Archive(self.data_dir) as archive:
+                self.crawler.stats.set_value("ccnews/regrouped", group_copies(archive))
                 n = sync(archive, self.data_dir)
         except (IndexProblem, ArchiveError) as exc:
             logger.error("index not updated: %s", exc)
             self.crawler.stats.set_value("ccnews/index_error", str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - the crawl's articles are archived; say so in one line
+            logger.error("index not updated (%s: %s); run `ccnews reindex`", type(exc).__name__, exc)
+            self.crawler.stats.inc_value("ccnews/errors/index")
             return
         self.crawler.stats.set_value("ccnews/indexed", n)

@@ -11,3 +11,5 @@ class ArticleItem(scrapy.Item):
     listed_date = scrapy.Field()  # date the feed/sitemap/listing gave, if any
     fetched_at = scrapy.Field()
     article = scrapy.Field()  # extracted fields, set by ExtractPipeline
+    tags = scrapy.Field()  # cities, fields, network terms, relevance: set by TagPipeline
+    skip = scrapy.Field()  # a reason not to archive (not_relevant), recorded by ArchivePipeline

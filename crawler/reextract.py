@@ -8,6 +8,7 @@ from collections.abc import Callable
 from archive import Archive
 from crawler.extract import NotAnArticle, Page, extract_article
 from crawler.registry import Source
+from crawler.tagging import tag
 
 
 def reextract(
@@ -40,7 +41,11 @@ def reextract(
         fields.pop("url", None)
         if fields.get("canonical_url") is None:
             fields.pop("canonical_url")
-        counts["updated" if archive.update_article(article_id, fields) else "unchanged"] += 1
+        updated = archive.update_article(article_id, fields)
+        if updated:
+            with archive.transaction():
+                archive.set_tags(article_id, tag(fields.get("title"), fields.get("text")).as_dict(), reindex=True)
+        counts["updated" if updated else "unchanged"] += 1
         if progress:
             progress(n, len(ids))
     return counts

@@ -35,6 +35,7 @@ class Source:
     article_pattern: str | None = None
     delay: float = 1.0
     domains: list[str] = field(default_factory=list)
+    keep: str = "all"  # "relevant": archive only articles about creative-city work
 
     @property
     def allowed_domains(self) -> list[str]:
@@ -49,7 +50,8 @@ class Source:
 
 _STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern"}
 _LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains"}
-_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay"}
+_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep"}
+KEEP_VALUES = ("all", "relevant")
 
 
 def _check_url(value: str, where: str) -> str:
@@ -90,6 +92,8 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
             re.compile(raw["article_pattern"])
         except re.error as exc:
             raise RegistryError(f"{where}, field 'article_pattern': bad regex ({exc})") from None
+    if "keep" in raw and raw["keep"] not in KEEP_VALUES:
+        raise RegistryError(f"{where}, field 'keep': expected one of {', '.join(KEEP_VALUES)}")
     if "delay" in raw:
         if not isinstance(raw["delay"], (int, float)) or isinstance(raw["delay"], bool) or raw["delay"] < 0:
             raise RegistryError(f"{where}, field 'delay': expected a number of seconds >= 0")

@@ -39,6 +39,7 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 ITEM_PIPELINES = {
     "crawler.pipelines.extract.ExtractPipeline": 300,
+    "crawler.pipelines.tag.TagPipeline": 400,
     "crawler.pipelines.archive.ArchivePipeline": 800,
 }
 EXTENSIONS = {

@@ -5,6 +5,7 @@ from indexer.index import (
     Hit,
     IndexProblem,
     QueryError,
+    Results,
     doc_count,
     matching_ids,
     rebuild,
@@ -12,4 +13,4 @@ from indexer.index import (
     sync,
 )
 
-__all__ = ["Filters", "Hit", "IndexProblem", "QueryError", "doc_count", "matching_ids", "rebuild", "search", "sync"]
+__all__ = ["Filters", "Hit", "IndexProblem", "QueryError", "Results", "doc_count", "matching_ids", "rebuild", "search", "sync"]

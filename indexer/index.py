@@ -11,31 +11,35 @@ import shutil
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, index, query as wq
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh import highlight, index
+from whoosh import query as wq
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
-from whoosh.support.charset import accent_map
 
 from archive import Archive
+from indexer.analysis import exact_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 LOCK_WAIT_S = 60.0
 
 SEARCH_FIELDS = ["title", "text"]
+EXACT = {"title": "title_exact", "text": "text_exact"}
 FIELD_ALIASES = {"lang": "language", "tag": "tags", "author": "authors"}
-QUERY_FIELDS = {"title", "text", "source", "language", "authors", "tags", "url"}
+QUERY_FIELDS = {"title", "text", "source", "language", "authors", "tags", "url", "city", "field"}
+# A word written with a capital inside sentences at least this often is taken for a name, not
+# stemmed at query time ("pemalang" must not become "malang").
+PROPER_SHARE = 0.5
 
 
 class IndexProblem(Exception):
@@ -46,24 +50,27 @@ class QueryError(IndexProblem):
     """The query cannot be understood."""
 
 
-def analyzer():
-    # Words and numbers, lowercased, accents folded ("café" finds "cafe"); no stop words, so that
-    # phrases keep every word. Language-specific stemming belongs here.
-    return RegexTokenizer(r"\w+(?:[.'’]\w+)*") | LowercaseFilter() | CharsetFilter(accent_map)
-
-
-def schema() -> Schema:
-    ana = analyzer()
+def schema(parsing: bool = False) -> Schema:
+    """The index schema; with `parsing`, the stemmed fields analyse like the exact ones so the
+    query keeps the user's words until `_transform` decides how to stem them."""
+    stemmed = exact_analyzer() if parsing else stem_analyzer()
+    exact = exact_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
         source=ID(stored=True),
         url=STORED(),
-        title=TEXT(analyzer=ana, stored=True, field_boost=2.0, phrase=True),
-        text=TEXT(analyzer=ana, stored=False, phrase=True),
+        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0, phrase=True),
+        text=TEXT(analyzer=stemmed, stored=False, phrase=True),
+        title_exact=TEXT(analyzer=exact, field_boost=2.0, phrase=True),
+        text_exact=TEXT(analyzer=exact, phrase=True, spelling=True),
         published=DATETIME(stored=True, sortable=True),
         language=ID(stored=True),
         authors=KEYWORD(commas=True, lowercase=True, scorable=True),
         tags=KEYWORD(commas=True, lowercase=True, scorable=True),
+        city=KEYWORD(commas=True, lowercase=True, stored=True),
+        field=KEYWORD(commas=True, lowercase=True, stored=True),
+        relevance=NUMERIC(float, stored=True),
+        group=NUMERIC(int, stored=True, sortable=True),
     )
 
 
@@ -84,15 +91,22 @@ def _utc_naive(value: str | None) -> datetime | None:
 
 
 def _document(row: dict[str, Any]) -> dict[str, Any]:
+    title, text = row.get("title") or "", row.get("text") or ""
     doc = {
         "id": str(row["id"]),
         "source": row["source"],
         "url": row["url"],
-        "title": row.get("title") or "",
-        "text": row.get("text") or "",
+        "title": title,
+        "text": text,
+        "title_exact": title,
+        "text_exact": text,
         "language": row.get("language") or "",
         "authors": ",".join(json.loads(row.get("authors") or "[]")),
         "tags": ",".join(json.loads(row.get("tags") or "[]")),
+        "city": ",".join(json.loads(row.get("cities") or "[]")),
+        "field": ",".join(json.loads(row.get("fields") or "[]")),
+        "relevance": float(row.get("relevance") or 0.0),
+        "group": int(row.get("group_id") or row["id"]),
     }
     published = _utc_naive(row.get("published"))
     if published:
@@ -109,7 +123,8 @@ def _damaged(path: Path, exc: BaseException) -> IndexProblem:
 
 
 # Whoosh reports a truncated or corrupt segment file through many unrelated exception types.
-_CORRUPTION = (EmptyIndexError, index.IndexError, struct.error, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError)
+_CORRUPTION = (EmptyIndexError, index.IndexError, struct.error, zlib.error, EOFError, OSError, ValueError,
+               KeyError, TypeError, AttributeError)
 
 
 def open_index(data_dir: str | Path, *, create: bool = False):
@@ -210,7 +225,7 @@ def doc_count(data_dir: str | Path) -> int:
         raise _damaged(index_dir(data_dir), exc) from exc
 
 
-# -- search ------------------------------------------------------------------------------------
+# -- queries -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -219,6 +234,9 @@ class Filters:
     since: datetime | None = None  # aware
     until: datetime | None = None
     language: str | None = None
+    cities: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    min_relevance: float | None = None
 
 
 @dataclass
@@ -230,7 +248,19 @@ class Hit:
     url: str
     published: datetime | None
     language: str
+    group: int
+    cities: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    relevance: float = 0.0
     snippet: str = ""
+    copies: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Results:
+    hits: list[Hit]
+    total: int
+    suggestion: str | None = None
 
 
 def _check_syntax(text: str) -> None:
@@ -248,13 +278,14 @@ def _check_syntax(text: str) -> None:
     if words and (words[0] in ("AND", "OR") or words[-1] in ("AND", "OR", "NOT")):
         op = words[0] if words[0] in ("AND", "OR") else words[-1]
         raise QueryError(f"{op} needs a word on each side (to search for the word itself, write it in lowercase)")
-    for field in re.findall(r'(?:^|[\s(])(\w+):', re.sub(r'"[^"]*"', "", text)):
-        name = FIELD_ALIASES.get(field.lower(), field.lower())
-        if name not in QUERY_FIELDS:
-            raise QueryError(f"unknown field {field!r} in query; fields: {', '.join(sorted(QUERY_FIELDS))}")
+    for name in re.findall(r'(?:^|[\s(])(\w+):', re.sub(r'"[^"]*"', "", text)):
+        canonical = FIELD_ALIASES.get(name.lower(), name.lower())
+        if canonical not in QUERY_FIELDS:
+            raise QueryError(f"unknown field {name!r} in query; fields: {', '.join(sorted(QUERY_FIELDS | set(FIELD_ALIASES)))}")
 
 
-def parse_query(text: str, ix=None):
+def parse_query(text: str, reader=None):
+    """The Whoosh query for a user's query string (raises QueryError)."""
     text = (text or "").strip()
     if not text:
         return wq.Every()
@@ -263,13 +294,50 @@ def parse_query(text: str, ix=None):
     _check_syntax(text)
     for alias, name in FIELD_ALIASES.items():
         text = re.sub(rf"(?i)(^|[\s(]){alias}:", rf"\1{name}:", text)
-    parser = MultifieldParser(SEARCH_FIELDS, schema=ix.schema if ix else schema(), group=AndGroup)
+    parser = MultifieldParser(SEARCH_FIELDS, schema=schema(parsing=True), group=AndGroup)
     try:
         q = parser.parse(text)
     except Exception as exc:  # noqa: BLE001 - whoosh's parser raises a variety of types
         raise QueryError(f"cannot parse query {text!r}: {exc}") from None
     if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
         raise QueryError(f"query {text!r} has no words to search for")
+    return _transform(q, reader)
+
+
+def _is_proper(word: str, reader) -> bool:
+    """Whether the index mostly sees `word` written as a name (kept unstemmed)."""
+    if reader is None:
+        return False
+    try:
+        as_name = reader.doc_frequency("text", word) + reader.doc_frequency("title", word)
+        anywhere = reader.doc_frequency("text_exact", word) + reader.doc_frequency("title_exact", word)
+    except Exception:  # noqa: BLE001 - a reader of another schema: no opinion
+        return False
+    return anywhere > 0 and as_name >= PROPER_SHARE * anywhere and stem(word) != word
+
+
+def _transform(q, reader):
+    """Words search stemmed and exact forms; phrases search the exact fields only."""
+    if isinstance(q, wq.Phrase) and q.fieldname in EXACT:
+        return wq.Phrase(EXACT[q.fieldname], q.words, slop=q.slop, boost=q.boost)
+    if isinstance(q, wq.Term) and q.fieldname in EXACT:
+        word = q.text
+        exact = wq.Term(EXACT[q.fieldname], word, boost=q.boost)
+        if word in stop_words():
+            return exact
+        stemmed = word if _is_proper(word, reader) else stem(word)
+        return wq.Or([wq.Term(q.fieldname, stemmed, boost=q.boost), exact])
+    if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)) and q.fieldname in EXACT:
+        q.fieldname = EXACT[q.fieldname]
+        return q
+    if isinstance(q, wq.Not):
+        return wq.Not(_transform(q.query, reader))
+    if isinstance(q, wq.AndNot):
+        return wq.AndNot(_transform(q.a, reader), _transform(q.b, reader))
+    if isinstance(q, wq.AndMaybe):
+        return wq.AndMaybe(_transform(q.a, reader), _transform(q.b, reader))
+    if isinstance(q, wq.compound.CompoundQuery):
+        return q.__class__([_transform(sub, reader) for sub in q.subqueries], boost=q.boost)
     return q
 
 
@@ -283,6 +351,12 @@ def _filter_query(filters: Filters):
         parts.append(wq.DateRange("published", start, end))
     if filters.language:
         parts.append(wq.Term("language", filters.language))
+    if filters.cities:
+        parts.append(wq.Or([wq.Term("city", c.lower()) for c in filters.cities]))
+    if filters.fields:
+        parts.append(wq.Or([wq.Term("field", f.lower()) for f in filters.fields]))
+    if filters.min_relevance is not None:
+        parts.append(wq.NumericRange("relevance", filters.min_relevance, None))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
@@ -302,20 +376,27 @@ def search(
     text: str,
     filters: Filters | None = None,
     *,
-    limit: int = 20,
+    limit: int | None = 20,
     sort: str = "relevance",
     archive: Archive | None = None,
     snippets: bool = True,
-) -> list[Hit]:
-    """Articles matching `text` and `filters`, best first (or newest first with sort='date')."""
+    all_copies: bool = False,
+) -> Results:
+    """Articles matching `text` and `filters`, best first (or newest first with sort='date').
+
+    Syndicated copies collapse into their group's best hit, with the others in `copies`, unless
+    `all_copies`.
+    """
     filters = filters or Filters()
     ix = open_index(data_dir)
-    q = parse_query(text, ix)
     try:
         with ix.searcher() as searcher:
+            q = parse_query(text, searcher.reader())
             kwargs: dict[str, Any] = {"limit": limit, "filter": _filter_query(filters), "terms": True}
             if sort == "date":
                 kwargs.update(sortedby="published", reverse=True)
+            if not all_copies:
+                kwargs.update(collapse="group", collapse_limit=1)
             results = searcher.search(q, **kwargs)
             results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
             results.formatter = _Marker()
@@ -323,31 +404,72 @@ def search(
                 Hit(
                     id=int(r["id"]), score=None if sort == "date" else round(r.score, 4),
                     source=r["source"], title=r.get("title") or "", url=r["url"],
-                    published=r.get("published"), language=r.get("language") or "",
+                    published=r.get("published"), language=r.get("language") or "", group=r.get("group") or int(r["id"]),
+                    cities=[c for c in (r.get("city") or "").split(",") if c],
+                    fields=[f for f in (r.get("field") or "").split(",") if f],
+                    relevance=r.get("relevance") or 0.0,
                 )
                 for r in results
             ]
-            if snippets and archive is not None and hits:
+            total = len(results) if limit is None else results.estimated_length()
+            if archive is not None and hits:
                 rows = archive.get_articles([h.id for h in hits])
                 for hit, r in zip(hits, results):
-                    body = (rows.get(hit.id) or {}).get("text") or ""
-                    hit.snippet = _snippet(r, body)
+                    row = rows.get(hit.id) or {}
+                    hit.cities = json.loads(row.get("cities") or "[]")
+                    hit.fields = json.loads(row.get("fields") or "[]")
+                    if snippets:
+                        hit.snippet = _snippet(r, row.get("text") or "")
+                    if not all_copies and row.get("group_id"):
+                        from archive.copies import copies_of
+
+                        hit.copies = copies_of(archive, hit.id)
+            suggestion = None
+            if not hits and text.strip():
+                suggestion = _suggest(searcher, text)
     except _CORRUPTION as exc:
         raise _damaged(index_dir(data_dir), exc) from exc
-    return hits
+    return Results(hits, total, suggestion)
+
+
+def _suggest(searcher, text: str) -> str | None:
+    """A corrected query from the index's own vocabulary, when it differs from `text`."""
+    corrector = searcher.corrector("text_exact")
+    changed = False
+    out = []
+    for token in re.split(r"(\s+)", text):
+        word = token.strip()
+        if not word or not re.fullmatch(r"\w+", word) or word in ("AND", "OR", "NOT") or len(word) < 4:
+            out.append(token)
+            continue
+        folded = word.lower()
+        if searcher.reader().doc_frequency("text_exact", folded) > 0:
+            out.append(token)
+            continue
+        found = corrector.suggest(folded, limit=1, maxdist=2)
+        if found:
+            out.append(found[0])
+            changed = True
+        else:
+            out.append(token)
+    return "".join(out) if changed else None
 
 
 def _snippet(result, body: str) -> str:
-    try:
-        marked = result.highlights("text", text=body, top=2)
-    except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
-        marked = ""
+    marked = ""
+    for fieldname in ("text", "text_exact"):
+        try:
+            marked = result.highlights(fieldname, text=body, top=2)
+        except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
+            marked = ""
+        if marked:
+            break
     if not marked:
         marked = " ".join(body.split())[:200]
     return " ".join(marked.split())
 
 
-def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None, sort: str = "relevance") -> Iterator[int]:
-    """Ids of every matching article, for export."""
-    for hit in search(data_dir, text, filters, limit=None, sort=sort, snippets=False):  # type: ignore[arg-type]
-        yield hit.id
+def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None, sort: str = "relevance",
+                 all_copies: bool = True) -> list[int]:
+    """Ids of every matching article, for export and collections."""
+    return [h.id for h in search(data_dir, text, filters, limit=None, sort=sort, snippets=False, all_copies=all_copies).hits]

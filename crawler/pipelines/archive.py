@@ -45,6 +45,11 @@ class ArchivePipeline:
             self.archive.mark_unchanged(article["not_modified"], adapter["fetched_at"])
             self.stats.inc_value("ccnews/articles/unchanged")
             return item
+        if adapter.get("skip"):
+            urls = [adapter["url"], adapter.get("requested_url"), article.get("canonical_url")]
+            self.archive.remember_skipped(urls, adapter["source"], adapter["skip"], (adapter.get("tags") or {}).get("relevance"))
+            self.stats.inc_value(f"ccnews/skipped/{adapter['skip']}")
+            raise DropItem(f"{adapter['skip']}: {adapter['url']}")
         first = adapter["pages"][0]
         headers = first.get("headers") or {}
         record = {
@@ -58,7 +63,7 @@ class ArchivePipeline:
                  for p in adapter["pages"]]
         aliases = [adapter.get("requested_url")] if adapter.get("requested_url") else []
         try:
-            outcome, article_id = self.archive.store_article(record, pages, aliases)
+            outcome, article_id = self.archive.store_article(record, pages, aliases, tags=adapter.get("tags"))
         except ArchiveError as exc:
             self.stats.inc_value("ccnews/errors/archive")
             raise DropItem(f"not archived: {exc}") from None

@@ -208,6 +208,9 @@ class NewsSpider(scrapy.Spider):
             return None
         headers = {}
         known = self.known.get(key)
+        if known and known.get("skipped"):
+            self._skip("already_skipped")  # judged not relevant on an earlier run
+            return None
         if known:
             listed = parse_date(listed_date, self.source.timezone) if listed_date else None
             fetched = parse_date(known["fetched_at"])

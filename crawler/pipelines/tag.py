@@ -1,0 +1,29 @@
+"""Creative-city tags and relevance for each extracted article."""
+
+from __future__ import annotations
+
+from itemadapter import ItemAdapter
+
+from crawler.tagging import tag
+
+
+class TagPipeline:
+    """Sets `item["tags"]`; for a source with keep = "relevant", marks the rest to be skipped."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        article = adapter.get("article") or {}
+        if "not_modified" in article:
+            return item
+        tags = tag(article.get("title"), article.get("text"))
+        adapter["tags"] = tags.as_dict()
+        if self.crawler.spider.source.keep == "relevant" and not tags.relevant:
+            adapter["skip"] = "not_relevant"
+        return item

@@ -19,8 +19,8 @@ from datasketch import MinHash
 from archive.db import Archive
 
 NUM_PERM = 128
-BANDS, ROWS = 32, 4  # candidates from Jaccard ~0.42 up; THRESHOLD decides
-THRESHOLD = 0.6
+BANDS, ROWS = 42, 3  # a pair at Jaccard 0.5 is a candidate 99.6% of the time; THRESHOLD decides
+THRESHOLD = 0.5
 SHINGLE = 5
 SEED = 7
 SCHEME = "affine32"  # datasketch 2.x's default hashing; stated so stored signatures stay comparable

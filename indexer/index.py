@@ -28,7 +28,7 @@ from indexer.analysis import exact_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 LOCK_WAIT_S = 60.0
@@ -71,6 +71,7 @@ def schema(parsing: bool = False) -> Schema:
         field=KEYWORD(commas=True, lowercase=True, stored=True),
         relevance=NUMERIC(float, stored=True),
         group=NUMERIC(int, stored=True, sortable=True),
+        copy_rank=NUMERIC(int, sortable=True),  # 0 for a group's original, 1 for its copies
     )
 
 
@@ -107,6 +108,7 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
         "field": ",".join(json.loads(row.get("fields") or "[]")),
         "relevance": float(row.get("relevance") or 0.0),
         "group": int(row.get("group_id") or row["id"]),
+        "copy_rank": 0 if int(row.get("group_id") or row["id"]) == int(row["id"]) else 1,
     }
     published = _utc_naive(row.get("published"))
     if published:
@@ -392,11 +394,17 @@ def search(
     try:
         with ix.searcher() as searcher:
             q = parse_query(text, searcher.reader())
-            kwargs: dict[str, Any] = {"limit": limit, "filter": _filter_query(filters), "terms": True}
+            kwargs: dict[str, Any] = {"limit": limit, "terms": True}
+            restrict = _filter_query(filters)
+            if restrict is not None:
+                # Not `filter=`: Whoosh 2.7's filter collector skips collapsing. A constant-score
+                # clause restricts the same way and leaves the ranking as it was.
+                q = wq.And([q, wq.ConstantScoreQuery(restrict, 0.0)])
             if sort == "date":
                 kwargs.update(sortedby="published", reverse=True)
             if not all_copies:
-                kwargs.update(collapse="group", collapse_limit=1)
+                # One hit per group, and the original stands for it when it matches too.
+                kwargs.update(collapse="group", collapse_limit=1, collapse_order="copy_rank")
             results = searcher.search(q, **kwargs)
             results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
             results.formatter = _Marker()

@@ -34,6 +34,10 @@ P107 = "/read/107/chiang-mai-craft-week-welcomes-batik-makers"
 P110 = "/read/110/chiang-mai-thai-craft-fair"
 P202 = "/read/202/kreasi-batik-dengan-charset-keliru"
 PRIVATE = "/private/read/999/rahasia-redaksi"
+P120 = "/read/120/kawanan-kalong-serang-kebun-warga"
+P121 = "/read/121/motif-batik-baru-dikembangkan-perajin-muda"
+CITY_BATIK = "/berita/pekan-batik-nusantara-dibuka"
+CITY_CRAFT_COPY = "/berita/chiang-mai-craft-week-batik"
 
 THAI_TEXT = [
     "เชียงใหม่ซึ่งได้รับการประกาศให้เป็นเมืองสร้างสรรค์ขององค์การยูเนสโกด้านหัตถกรรมและศิลปะพื้นบ้านเมื่อปี 2560 "
@@ -93,15 +97,29 @@ def outlet_spec() -> SiteSpec:
             ),
             SiteArticle(
                 path=P107, title="Chiang Mai Craft Week Welcomes Batik Makers", lang="en",
-                pages=[[
-                    "Batik makers from Pekalongan joined silversmiths, weavers and lacquer artists at this year's "
-                    "Chiang Mai Craft Week, a festival the northern Thai city has organised since it joined the UNESCO "
-                    "Creative Cities Network for Crafts and Folk Art in 2017.",
-                    "The Indonesian delegation ran daily demonstrations of hand-drawn batik and met the creative city "
-                    "office to plan a residency exchange for young artisans from both cities.",
-                ]],
+                pages=[CRAFT_WEEK],
                 published="2024-12-05T09:00:00+07:00", shown_date="5 December 2024", byline="By Somchai Wongsa",
                 in_feed=False,
+            ),
+            SiteArticle(
+                path=P120, title="Kawanan Kalong Serang Kebun Warga",
+                pages=[[
+                    "Kawanan kalong menyerang kebun buah warga di lereng gunung setiap malam selama sepekan terakhir. "
+                    "Petani memasang jaring dan lampu untuk melindungi pohon jambu dan mangga yang mulai berbuah.",
+                    "Menurut petugas dinas pertanian, kalong mencari makan lebih jauh karena hutan di sekitar desa "
+                    "semakin sempit. Warga diminta tidak memburu satwa itu karena berperan menyebarkan biji tanaman.",
+                ]],
+                published="2024-07-01T08:00:00+07:00", shown_date="Senin, 1 Juli 2024", in_listing=False,
+            ),
+            SiteArticle(
+                path=P121, title="Motif Batik Baru Dikembangkan Perajin Muda",
+                pages=[[
+                    "Sejumlah motif batik baru dikembangkan oleh perajin muda dari Pemalang dan Batang dalam program "
+                    "pelatihan desain. Hasil kreatifnya dipamerkan di balai desa dan menarik minat pembeli dari kota.",
+                    "Pelatih program mengatakan para peserta belajar menggabungkan motif pesisir dengan warna-warna "
+                    "cerah yang disukai pembeli muda, tanpa meninggalkan teknik canting yang diwariskan turun-temurun.",
+                ]],
+                published="2024-08-12T09:30:00+07:00", shown_date="Senin, 12 Agustus 2024", in_listing=False,
             ),
             SiteArticle(
                 path=P110, title="เชียงใหม่เมืองสร้างสรรค์ จัดงานเทศกาลหัตถกรรม", lang="th", pages=[THAI_TEXT],
@@ -130,6 +148,15 @@ def outlet_routes() -> dict:
     }
 
 
+CRAFT_WEEK = [
+    "Batik makers from Pekalongan joined silversmiths, weavers and lacquer artists at this year's "
+    "Chiang Mai Craft Week, a festival the northern Thai city has organised since it joined the UNESCO "
+    "Creative Cities Network for Crafts and Folk Art in 2017.",
+    "The Indonesian delegation ran daily demonstrations of hand-drawn batik and met the creative city "
+    "office to plan a residency exchange for young artisans from both cities.",
+]
+
+
 def city_spec() -> SiteSpec:
     return SiteSpec(
         name="Kota Uji", lang="id", listing_path="/berita", per_listing_page=5,
@@ -139,6 +166,23 @@ def city_spec() -> SiteSpec:
                 path="/berita/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik", title=SEED_TITLE,
                 pages=[SEED_BODY + [SEED_SUMBER]], published="2016-03-12T09:00:00+07:00",
                 shown_date="12 Maret 2016", meta_date=False,
+            ),
+            SiteArticle(
+                # The city's own report of the event warta-uji covers in P102: same facts, own words.
+                path=CITY_BATIK, title="Pekan Batik Nusantara Resmi Dibuka di Museum Batik",
+                pages=[[
+                    "Museum Batik di Kota Pekalongan menjadi pusat keramaian selama Pekan Batik Nusantara. Sejak dibuka "
+                    "Rabu (2/10), belasan ribu pengunjung tercatat hadir menurut panitia penyelenggara.",
+                    "Seratus lebih perajin dari Lasem, Yogyakarta, Solo dan Pekalongan sendiri memamerkan kain batik tulis "
+                    "maupun cap. Pemerintah kota menyiapkan bus gratis dari alun-alun menuju lokasi pameran.",
+                ]],
+                published="2024-10-02T16:00:00+07:00", shown_date="2 Oktober 2024",
+            ),
+            SiteArticle(
+                # warta-uji's P107, republished with a new headline and a closing line.
+                path=CITY_CRAFT_COPY, title="Pekalongan Batik Makers at Chiang Mai Craft Week", lang="en",
+                pages=[CRAFT_WEEK + ["Source: Warta Uji."]],
+                published="2024-12-06T10:00:00+07:00", shown_date="6 December 2024",
             ),
         ],
     )

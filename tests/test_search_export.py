@@ -55,7 +55,8 @@ def test_snippet_highlights_the_matched_word(ccnews):
 
 def test_words_are_anded(ccnews):
     both = search_json(ccnews, "batik", "Lasem")
-    assert paths(both) == ["read/102/pekan-batik-nusantara-ramai-pengunjung"]
+    assert paths(both) == ["berita/pekan-batik-nusantara-dibuka", "read/102/pekan-batik-nusantara-ramai-pengunjung"]
+    assert search_json(ccnews, "batik", "Lasem", "Icheon") == []
 
 
 def test_phrase_matches_exact_sequence(ccnews):

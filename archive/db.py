@@ -441,6 +441,27 @@ class Archive:
             )
         )
 
+    # -- timelines ---------------------------------------------------------------------------
+
+    def counts_over_time(self, ids: list[int] | None, by: str, by_source: bool = False,
+                         one_per_group: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """Article counts per period (and source) for `ids` (None: all); also how many are undated."""
+        if by not in PERIODS:
+            raise ArchiveError(f"unknown period {by!r}: use {', '.join(PERIODS)}")
+        params: list[Any] = []
+        where = ""
+        if ids is not None:
+            if not ids:
+                return [], 0
+            where = f" and id in (select value from json_each(?))"
+            params.append(json.dumps(ids))
+        if one_per_group:
+            # A syndicated story counts once, on its earliest copy.
+            where += " and (group_id is null or group_id = id)"
+        rows = list(self.db.query(_counts_sql(by, by_source, where), params))
+        undated = self.db.execute(f"select count(*) from articles where published is null{where}", params).fetchone()[0]
+        return rows, undated
+
     # -- queries for export -----------------------------------------------------------------
 
     def select_articles(
@@ -505,6 +526,22 @@ class Archive:
         if limit:
             sql += f" limit {int(limit)}"
         return self.db.query(sql, params)
+
+
+PERIODS = {
+    # The outlet's own calendar date: the date part of the ISO string with its offset.
+    "day": "substr(published, 1, 10)",
+    "week": "date(substr(published, 1, 10), 'weekday 0', '-6 days')",  # the Monday
+    "month": "substr(published, 1, 7)",
+    "year": "substr(published, 1, 4)",
+}
+
+
+def _counts_sql(by: str, by_source: bool, where: str) -> str:
+    period = PERIODS[by]
+    source = ", source" if by_source else ""
+    return (f"select {period} as period{source}, count(*) as articles from articles "
+            f"where published is not null{where} group by period{source} order by period{source}")
 
 
 # ISO timestamps with different offsets do not sort as text; SQLite's datetime() normalises to UTC.

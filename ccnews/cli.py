@@ -379,6 +379,241 @@ def _write_rows(rows, fmt: str, output: Path | None) -> int:
     return n
 
 
+# -- timelines and collections -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query", nargs=-1)
+@filter_options
+@click.option("--by", "by", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True)
+@click.option("--by-source", is_flag=True, help="One series per source.")
+@click.option("--stories", is_flag=True, help="Count a syndicated story once, not once per copy.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the counts as CSV.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a bar chart as PNG.")
+@data_dir_option
+def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_dir):
+    """Count matching articles over time: a bar chart here, and optionally CSV and PNG.
+
+    \b
+    Example:
+        ccnews timeline '"kota kreatif"' --city Pekalongan --by year --png pekalongan.png
+        ccnews timeline batik --by month --by-source --csv batik.csv
+    """
+    from ccnews import timeline as tl
+    from crawler.dates import to_utc_text
+    from indexer import matching_ids
+
+    data = resolve_data_dir(data_dir)
+    text = " ".join(query)
+    with _open_archive(data) as archive:
+        if text or filters.cities or filters.fields or filters.min_relevance is not None:
+            ids = matching_ids(data, text or "*", filters)
+        else:
+            ids = [r["id"] for r in archive.select_articles(
+                sources=list(filters.sources) or None, language=filters.language, columns=["id"],
+                since=to_utc_text(filters.since) if filters.since else None,
+                until=to_utc_text(filters.until) if filters.until else None)]
+        rows, undated = archive.counts_over_time(ids, by, by_source, one_per_group=stories)
+    periods, series = tl.table(rows, by, by_source)
+    if not periods:
+        err.print("no dated articles match")
+        return
+    label = (text if '"' in text else f'"{text}"') if text else "all articles"
+    title = f"Articles matching {label} per {by}" + (" (stories counted once)" if stories else "")
+    out.print(f"[bold]{escape(title)}[/bold]")
+    for line in tl.bars(periods, series):
+        out.print(escape(line))
+    if undated:
+        err.print(f"{undated} matching article(s) have no date and are not counted")
+    try:
+        if csv_path:
+            tl.write_csv(csv_path, periods, series, by_source)
+            err.print(f"wrote {csv_path}")
+        if png_path:
+            tl.write_png(png_path, periods, series, title, by)
+            err.print(f"wrote {png_path}")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from None
+
+
+@cli.group()
+def collection():
+    """Named sets of articles, saved with the query that made them."""
+
+
+@collection.command("create")
+@click.argument("name")
+@click.option("--query", "-q", "query", default=None, help="The search that fills the collection.")
+@filter_options
+@click.option("--description", help="What the collection is for.")
+@data_dir_option
+def collection_create(name, query, filters, description, data_dir):
+    """Create a collection from a query and filters (or empty, to fill by hand).
+
+    \b
+    Example:
+        ccnews collection create pekalongan-ccc --query '"kota kreatif"' --city Pekalongan \\
+            --description "Pekalongan as a UNESCO Creative City"
+    """
+    from ccnews import collections as colls
+
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        n = colls.create(archive, data, name, query, filters, description)
+    err.print(f"collection {name!r} created with {n} article(s)")
+
+
+@collection.command("refresh")
+@click.argument("name")
+@data_dir_option
+def collection_refresh(name, data_dir):
+    """Run a collection's query again and add new matches (removed articles stay out).
+
+    \b
+    Example:
+        ccnews collection refresh pekalongan-ccc
+    """
+    from ccnews import collections as colls
+
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        n = colls.refresh(archive, data, name)
+    err.print(f"{n} new article(s) in {name!r}")
+
+
+@collection.command("add")
+@click.argument("name")
+@click.argument("refs", nargs=-1, required=True, metavar="ID_OR_URL...")
+@data_dir_option
+def collection_add(name, refs, data_dir):
+    """Add articles by id or URL.
+
+    \b
+    Example:
+        ccnews collection add pekalongan-ccc 12 https://radarpekalongan.disway.id/read/101/...
+    """
+    from archive import collections as store
+    from ccnews import collections as colls
+
+    with _open_archive(data_dir) as archive:
+        n = store.add(archive, name, colls.resolve(archive, list(refs)))
+    err.print(f"added {n} article(s) to {name!r}")
+
+
+@collection.command("remove")
+@click.argument("name")
+@click.argument("refs", nargs=-1, required=True, metavar="ID_OR_URL...")
+@data_dir_option
+def collection_remove(name, refs, data_dir):
+    """Remove articles by id or URL; a refresh will not add them back.
+
+    \b
+    Example:
+        ccnews collection remove pekalongan-ccc 12
+    """
+    from archive import collections as store
+    from ccnews import collections as colls
+
+    with _open_archive(data_dir) as archive:
+        n = store.remove(archive, name, colls.resolve(archive, list(refs)))
+    err.print(f"removed {n} article(s) from {name!r}")
+
+
+@collection.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@data_dir_option
+def collection_list(as_json, data_dir):
+    """List collections with their article counts.
+
+    \b
+    Example:
+        ccnews collection list
+    """
+    from archive import collections as store
+
+    with _open_archive(data_dir) as archive:
+        rows = store.listing(archive)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    t = Table()
+    for col in ("name", "articles", "query", "description", "updated"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(escape(r["name"]), str(r["articles"]), escape(r["query"] or ""), escape(r["description"] or ""), r["updated"])
+    out.print(t)
+
+
+@collection.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@data_dir_option
+def collection_show(name, as_json, data_dir):
+    """Show a collection: its query, filters and articles.
+
+    \b
+    Example:
+        ccnews collection show pekalongan-ccc
+    """
+    from archive import collections as store
+
+    with _open_archive(data_dir) as archive:
+        coll = store.get(archive, name)
+        ids = store.article_ids(archive, name)
+        rows = list(archive.select_articles(ids=ids, columns=["id", "published", "source", "title", "url"]))
+    if as_json:
+        click.echo(json.dumps({**coll, "articles": rows}, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{escape(coll['name'])}[/bold]: {escape(coll['description'] or '')}")
+    out.print(f"query: {escape(coll['query'] or '(none)')}  filters: {escape(json.dumps(coll['filters'], ensure_ascii=False))}")
+    t = Table()
+    for col in ("id", "date", "source", "title", "url"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["id"]), (r["published"] or "")[:10], r["source"], escape(r["title"] or ""), r["url"])
+    out.print(t)
+    err.print(f"{len(rows)} article(s)")
+
+
+@collection.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("--no-text", is_flag=True, help="Leave out article bodies.")
+@data_dir_option
+def collection_export(name, fmt, output, no_text, data_dir):
+    """Export a collection's articles as CSV, JSON or NDJSON.
+
+    \b
+    Example:
+        ccnews collection export pekalongan-ccc --format csv -o pekalongan.csv
+    """
+    from archive import collections as store
+
+    columns = [c for c in EXPORT_COLUMNS if not (no_text and c == "text")]
+    with _open_archive(data_dir) as archive:
+        ids = store.article_ids(archive, name)
+        n = _write_rows(archive.select_articles(ids=ids, columns=columns), fmt, output)
+    err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
+
+
+@collection.command("delete")
+@click.argument("name")
+@data_dir_option
+def collection_delete(name, data_dir):
+    """Delete a collection (its articles stay in the archive).
+
+    \b
+    Example:
+        ccnews collection delete old-draft
+    """
+    from archive import collections as store
+
+    with _open_archive(data_dir) as archive:
+        store.delete(archive, name)
+    err.print(f"deleted collection {name!r}")
+
+
 # -- maintenance ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,96 @@
+"""Timelines of matching articles: periods filled in, a terminal bar chart, CSV and PNG."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+
+def periods_between(first: str, last: str, by: str) -> list[str]:
+    """Every period label from `first` to `last`, so quiet months show as zero."""
+    out = []
+    if by == "year":
+        return [str(y) for y in range(int(first), int(last) + 1)]
+    if by == "month":
+        y, m = map(int, first.split("-"))
+        ly, lm = map(int, last.split("-"))
+        while (y, m) <= (ly, lm):
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+    step = timedelta(days=7 if by == "week" else 1)
+    d, end = date.fromisoformat(first), date.fromisoformat(last)
+    while d <= end:
+        out.append(d.isoformat())
+        d += step
+    return out
+
+
+def table(rows: list[dict[str, Any]], by: str, by_source: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """(periods, {series: {period: count}}); the single series is "articles" without --by-source."""
+    if not rows:
+        return [], {}
+    periods = periods_between(rows[0]["period"], max(r["period"] for r in rows), by)
+    series: dict[str, dict[str, int]] = {}
+    for r in rows:
+        name = r["source"] if by_source else "articles"
+        series.setdefault(name, {})[r["period"]] = r["articles"]
+    return periods, series
+
+
+def bars(periods: list[str], series: dict[str, dict[str, int]], width: int = 50) -> list[str]:
+    totals = {p: sum(s.get(p, 0) for s in series.values()) for p in periods}
+    top = max(totals.values() or [0]) or 1
+    lines = []
+    for p in periods:
+        n = totals[p]
+        bar = "█" * round(n / top * width) if n else ""
+        detail = ""
+        if len(series) > 1 and n:
+            detail = "  (" + ", ".join(f"{k} {v[p]}" for k, v in series.items() if v.get(p)) + ")"
+        lines.append(f"{p:>10} {bar:<{width}} {n}{detail}")
+    return lines
+
+
+def write_csv(path: Path, periods: list[str], series: dict[str, dict[str, int]], by_source: bool) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        if by_source:
+            w.writerow(["period", "source", "articles"])
+            for p in periods:
+                for name, counts in series.items():
+                    w.writerow([p, name, counts.get(p, 0)])
+        else:
+            w.writerow(["period", "articles"])
+            for p in periods:
+                w.writerow([p, series.get("articles", {}).get(p, 0)])
+
+
+def write_png(path: Path, periods: list[str], series: dict[str, dict[str, int]], title: str, by: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    bottom = [0] * len(periods)
+    x = range(len(periods))
+    for name, counts in series.items():
+        values = [counts.get(p, 0) for p in periods]
+        ax.bar(x, values, bottom=bottom, label=name if len(series) > 1 else None, width=0.85)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    step = max(1, len(periods) // 16)
+    ax.set_xticks(list(x)[::step])
+    ax.set_xticklabels(periods[::step], rotation=45, ha="right")
+    ax.set_xlabel({"day": "Day", "week": "Week (starting Monday)", "month": "Month", "year": "Year"}[by])
+    ax.set_ylabel("Articles")
+    ax.set_title(title)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.grid(axis="y", alpha=0.3)
+    if len(series) > 1:
+        ax.legend(title="Source", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
@@ -176,6 +177,9 @@ class Archive:
                     pk="id",
                 )
                 db["crawl_runs"].create_index(["source", "started"])
+            for column, kind in {"outcome": str, "job": str, "pid": int, "host": str}.items():
+                if column not in db["crawl_runs"].columns_dict:
+                    db["crawl_runs"].add_column(column, kind)
             missing = {c: t for c, t in ARTICLE_COLUMNS.items() if c not in db["articles"].columns_dict}
             for column, kind in missing.items():  # archives made by an earlier ccnews
                 db["articles"].add_column(column, kind)
@@ -419,10 +423,11 @@ class Archive:
 
     # -- crawl runs -------------------------------------------------------------------------
 
-    def start_run(self, source: str) -> int:
+    def start_run(self, source: str, job: str | None = None) -> int:
         with self.transaction():
             return self.db["crawl_runs"].insert(
-                {"source": source, "started": now_iso(), "finish_reason": "running"}
+                {"source": source, "started": now_iso(), "finish_reason": "running", "outcome": "running",
+                 "job": job, "pid": os.getpid(), "host": socket.gethostname()}
             ).last_pk
 
     def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
@@ -433,13 +438,30 @@ class Archive:
         with self.transaction():
             self.db["crawl_runs"].update(run_id, row)
 
-    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        where, params = ("where source = ?", [source]) if source else ("", [])
+    def runs(self, source: str | None = None, limit: int = 50, outcome: str | None = None) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        if source:
+            clauses.append("source = ?")
+            params.append(source)
+        if outcome:
+            clauses.append("outcome = ?")
+            params.append(outcome)
+        where = ("where " + " and ".join(clauses)) if clauses else ""
         return list(
             self.db.query(
                 f"select * from crawl_runs {where} order by id desc limit ?", [*params, limit]
             )
         )
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of every source."""
+        return {r["source"]: r for r in self.db.query(
+            "select * from crawl_runs where id in (select max(id) from crawl_runs group by source)")}
+
+    def mark_interrupted(self, run_id: int) -> None:
+        with self.transaction():
+            self.db["crawl_runs"].update(run_id, {"finish_reason": "interrupted", "outcome": "interrupted",
+                                                  "finished": now_iso()})
 
     # -- timelines ---------------------------------------------------------------------------
 

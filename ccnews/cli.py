@@ -181,12 +181,14 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verb
         raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
     if since and parse_date(since, "UTC") is None:
         raise click.BadParameter(f"{since!r} is not a date (use YYYY-MM-DD)", param_hint="--since")
-    overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)]}
+    overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)],
+                                 "CCNEWS_ONE_LINE_ERRORS": not verbose}
     if no_index:
         overrides["INDEX_ENABLED"] = False
     overrides.update(_parse_settings(settings))
     data = resolve_data_dir(data_dir)
     _open_archive(data, create=True).close()  # a clear error now, not inside the crawl
+    ids, _locks = _take_locks(data, ids)
     s = crawl_settings(data_dir=data, sources_file=sources_file, since=since,
                        max_articles=max_articles or 0, overrides=overrides)
     err.print(f"crawling {len(ids)} source(s) into {data}")
@@ -197,6 +199,29 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verb
             if sm.get("failure"):
                 err.print(f"[red]{sid}: {escape(sm['failure'])}[/red]")
         sys.exit(1)
+
+
+def _take_locks(data: Path, ids: list[str]) -> tuple[list[str], list[int]]:
+    """Hold each source's lock for the crawl, so the scheduler never starts it twice."""
+    import os
+
+    from ccnews.scheduler import LOCK_ENV, try_lock
+
+    held_by_parent = os.environ.get(LOCK_ENV)
+    free, fds = [], []
+    for sid in ids:
+        if sid == held_by_parent:
+            free.append(sid)
+            continue
+        fd = try_lock(data, sid)
+        if fd is None:
+            err.print(f"[yellow]{sid} is being crawled already; skipped[/yellow]")
+        else:
+            free.append(sid)
+            fds.append(fd)
+    if not free:
+        raise click.ClickException("every source named is being crawled already")
+    return free, fds
 
 
 def _progress_printer():
@@ -685,18 +710,27 @@ def reextract(sources, data_dir, sources_file):
 
 @cli.command()
 @click.option("--source", help="Only runs of this source.")
+@click.option("--failed", is_flag=True, help="Only failed runs.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @data_dir_option
-def runs(source, limit, as_json, data_dir):
-    """List recent crawl runs with what each fetched, kept and skipped.
+def runs(source, failed, limit, as_json, data_dir):
+    """List recent crawl runs with their outcome and what each fetched, kept and skipped.
+
+    A run's outcome comes from its own figures: one that fetched nothing or met only errors
+    failed, whatever its process (or Scrapyd) reported.
 
     \b
     Example:
         ccnews runs --source radar-pekalongan
+        ccnews runs --failed
     """
-    with _open_archive(data_dir) as archive:
-        rows = archive.runs(source, limit)
+    from ccnews.scheduler import mark_stale_runs
+
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        mark_stale_runs(archive, data)
+        rows = archive.runs(source, limit, outcome="failed" if failed else None)
     if as_json:
         for r in rows:
             r["skipped"] = json.loads(r["skipped"] or "{}")
@@ -704,12 +738,173 @@ def runs(source, limit, as_json, data_dir):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table()
-    for col in ("id", "source", "started", "finish", "fetched", "new", "updated", "unchanged", "skipped", "errors"):
+    for col in ("id", "source", "started", "outcome", "finish", "fetched", "new", "updated", "same", "skipped", "errors"):
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r.get(k)) for k in ("id", "source", "started", "finish_reason", "pages_fetched",
+        table.add_row(*(str(r.get(k)) for k in ("id", "source", "started", "outcome", "finish_reason", "pages_fetched",
                       "articles_new", "articles_updated", "articles_unchanged", "articles_skipped", "errors")))
     out.print(table)
+
+
+@cli.command()
+@click.option("--failed-runs", type=click.IntRange(1, 100), default=3, show_default=True, metavar="N",
+              help="Report a source whose last N runs failed.")
+@click.option("--quiet-days", type=click.IntRange(1, 3650), default=7, show_default=True, metavar="D",
+              help="Report a source with listed entries but no new article for D days.")
+@click.option("--json", "as_json", is_flag=True)
+@data_dir_option
+@sources_option
+def health(failed_runs, quiet_days, as_json, data_dir, sources_file):
+    """Sources that need attention: failing, or listing entries while collecting nothing new.
+
+    Exits 1 when there is a problem, so a monitor can run it.
+
+    \b
+    Example:
+        ccnews health --failed-runs 3 --quiet-days 7
+    """
+    from ccnews.scheduler import health as check
+    from ccnews.scheduler import mark_stale_runs
+
+    registry = load_registry(sources_file)
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data) as archive:
+        mark_stale_runs(archive, data)
+        problems = check(archive, registry, failed_runs, quiet_days)
+    if as_json:
+        click.echo(json.dumps(problems, ensure_ascii=False, indent=2))
+    elif problems:
+        t = Table()
+        for col in ("source", "problem", "since"):
+            t.add_column(col)
+        for p in problems:
+            t.add_row(p["source"], p["problem"], p["since"] or "")
+        out.print(t)
+    else:
+        err.print("all sources healthy")
+    if problems:
+        sys.exit(1)
+
+
+@cli.group()
+def schedule():
+    """Scheduled crawls: due sources, ticks for cron or systemd, a foreground loop."""
+
+
+@schedule.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@data_dir_option
+@sources_option
+def schedule_list(as_json, data_dir, sources_file):
+    """Each source's rule, last run, its outcome, and when it is next due.
+
+    \b
+    Example:
+        ccnews schedule list
+    """
+    from ccnews.scheduler import mark_stale_runs, status
+
+    registry = load_registry(sources_file)
+    data = resolve_data_dir(data_dir)
+    with _open_archive(data, create=True) as archive:
+        mark_stale_runs(archive, data)
+        rows = status(archive, data, registry)
+    if as_json:
+        click.echo(json.dumps([{"source": r.source, "rule": r.rule, "running": r.running,
+                                "last_started": r.last["started"] if r.last else None,
+                                "last_outcome": r.last.get("outcome") if r.last else None,
+                                "next_due": r.next_due.isoformat()} for r in rows], indent=2))
+        return
+    t = Table()
+    for col in ("source", "rule", "last run", "outcome", "next due", "running"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.source, r.rule, r.last["started"] if r.last else "never",
+                  (r.last.get("outcome") or "") if r.last else "", r.next_due.replace(microsecond=0).isoformat(),
+                  "yes" if r.running else "")
+    out.print(t)
+
+
+@schedule.command("tick")
+@click.option("--scrapyd", metavar="URL[,URL...]", help="Submit due sources as jobs to these Scrapyd daemons.")
+@data_dir_option
+@sources_option
+def schedule_tick(scrapyd, data_dir, sources_file):
+    """Start every due source once, each in its own process, and return.
+
+    Run it every minute from cron or a systemd timer (see `schedule crontab` and
+    `schedule systemd`). A source whose crawl is still running is skipped.
+
+    \b
+    Example:
+        ccnews schedule tick --data-dir /srv/ccnews
+        ccnews schedule tick --scrapyd http://127.0.0.1:6800,http://127.0.0.1:6801
+    """
+    from ccnews.scheduler import tick
+
+    registry = load_registry(sources_file)
+    data = resolve_data_dir(data_dir)
+    daemons = [u.strip().rstrip("/") for u in scrapyd.split(",") if u.strip()] if scrapyd else None
+    with _open_archive(data, create=True) as archive:
+        started = tick(archive, data, registry, sources_file, scrapyd=daemons)
+    for item in started:
+        where = f"job {item['job']} on {item['daemon']}" if "job" in item else f"pid {item['pid']}"
+        err.print(f"started {item['source']} ({where})")
+    if not started:
+        err.print("nothing due")
+
+
+@schedule.command("run")
+@click.option("--every", "interval", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Seconds between ticks.")
+@data_dir_option
+@sources_option
+def schedule_run(interval, data_dir, sources_file):
+    """Tick in the foreground until Ctrl-C or SIGTERM, then stop the crawls cleanly.
+
+    \b
+    Example:
+        ccnews schedule run --every 60
+    """
+    from ccnews.scheduler import run_loop
+
+    registry = load_registry(sources_file)
+    data = resolve_data_dir(data_dir)
+    _open_archive(data, create=True).close()
+    err.print(f"scheduling {len(registry)} source(s) into {data}; Ctrl-C to stop")
+    run_loop(lambda: _open_archive(data), data, registry, sources_file, every=interval, say=err.print)
+    err.print("stopped")
+
+
+@schedule.command("crontab")
+@data_dir_option
+@sources_option
+def schedule_crontab(data_dir, sources_file):
+    """Print a crontab entry that ticks every minute, with absolute paths.
+
+    \b
+    Example:
+        ccnews schedule crontab --data-dir /srv/ccnews | crontab -
+    """
+    from ccnews.scheduler import crontab
+
+    click.echo(crontab(resolve_data_dir(data_dir), sources_file), nl=False)
+
+
+@schedule.command("systemd")
+@click.option("--user", help="Run the service as this user.")
+@data_dir_option
+@sources_option
+def schedule_systemd(user, data_dir, sources_file):
+    """Print a systemd service and timer that tick every minute.
+
+    \b
+    Example:
+        ccnews schedule systemd --data-dir /srv/ccnews --user ccnews
+    """
+    from ccnews.scheduler import systemd
+
+    click.echo(systemd(resolve_data_dir(data_dir), sources_file, user), nl=False)
 
 
 # -- sources -------------------------------------------------------------------------------------

@@ -13,12 +13,35 @@ from archive import Archive, ArchiveError, resolve_data_dir
 logger = logging.getLogger(__name__)
 
 
+INTERRUPTED_REASONS = {"shutdown", "cancelled", "interrupted", "killed"}
+
+
+def judge_outcome(summary: dict[str, Any]) -> str:
+    """ok, failed or interrupted, from the crawl's own figures, whatever its process said.
+
+    A run that fetched nothing, got no successful answer, or met only errors has failed, even when
+    Scrapy (or Scrapyd) calls it "finished".
+    """
+    stats = summary.get("stats") or {}
+    if summary.get("finish_reason") in INTERRUPTED_REASONS:
+        return "interrupted"
+    if summary.get("finish_reason") == "failed" or not summary.get("pages_fetched"):
+        return "failed"
+    answered = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2") or k.endswith("/304"))
+    if not answered:
+        return "failed"
+    kept = sum(summary.get(k, 0) for k in ("articles_new", "articles_updated", "articles_unchanged"))
+    if not kept and summary.get("errors"):
+        return "failed"  # errors and nothing archived, however many pages were skipped
+    return "ok"
+
+
 def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
     """What a user wants to know about a run, from the crawl's own stats."""
     skipped = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/skipped/")}
     errors = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/errors/")}
     n_errors = sum(errors.values()) + stats.get("spider_exceptions/count", 0)
-    return {
+    summary = {
         "finish_reason": reason or stats.get("finish_reason"),
         "pages_fetched": stats.get("downloader/response_count", 0),
         "articles_new": stats.get("ccnews/articles/new", 0),
@@ -30,6 +53,8 @@ def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, A
         "error_kinds": errors,
         "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
     }
+    summary["outcome"] = judge_outcome(summary)
+    return summary
 
 
 class RunRecorder:
@@ -48,11 +73,17 @@ class RunRecorder:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         return ext
+
+    def item_error(self, item, response, spider, failure):
+        # A pipeline raised: the article is lost for this run, and the run must say so.
+        self.crawler.stats.inc_value(f"ccnews/errors/item_{failure.type.__name__}")
 
     def spider_opened(self, spider):
         with Archive(self.data_dir) as archive:
-            self.run_id = archive.start_run(spider.source.id)
+            # Scrapyd passes its job id as the spider argument `_job`.
+            self.run_id = archive.start_run(spider.source.id, job=getattr(spider, "_job", None))
         spider.crawler.stats.set_value("ccnews/run_id", self.run_id)
 
     def spider_closed(self, spider, reason):

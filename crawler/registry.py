@@ -36,6 +36,11 @@ class Source:
     delay: float = 1.0
     domains: list[str] = field(default_factory=list)
     keep: str = "all"  # "relevant": archive only articles about creative-city work
+    schedule: str | None = None  # cron expression, e.g. "0 */6 * * *"
+    every: str | None = None  # interval, e.g. "6h", "30m", "1d"
+    adapt: bool = False  # adapt the interval to how often the source publishes, within bounds
+    min_every: str | None = None
+    max_every: str | None = None
 
     @property
     def allowed_domains(self) -> list[str]:
@@ -48,9 +53,22 @@ class Source:
         return asdict(self)
 
 
-_STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern"}
+_STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern",
+               "schedule", "every", "min_every", "max_every"}
 _LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains"}
-_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep"}
+_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt"}
+# What [defaults] may set for every source that does not set it itself.
+DEFAULTABLE = {"schedule", "every", "delay", "keep", "timezone", "language", "adapt", "min_every", "max_every"}
+EVERY = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
+EVERY_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+DEFAULT_EVERY = "6h"
+
+
+def every_seconds(value: str) -> int:
+    m = EVERY.match(value.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(value)
+    return int(m.group(1)) * EVERY_UNITS[m.group(2)]
 KEEP_VALUES = ("all", "relevant")
 
 
@@ -92,6 +110,21 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
             re.compile(raw["article_pattern"])
         except re.error as exc:
             raise RegistryError(f"{where}, field 'article_pattern': bad regex ({exc})") from None
+    if raw.get("schedule") and raw.get("every"):
+        raise RegistryError(f"{where}: give either 'schedule' or 'every', not both")
+    if raw.get("schedule"):
+        from croniter import croniter
+
+        if not croniter.is_valid(raw["schedule"]):
+            raise RegistryError(f"{where}, field 'schedule': {raw['schedule']!r} is not a cron expression (like \"0 */6 * * *\")")
+    for name in ("every", "min_every", "max_every"):
+        if raw.get(name):
+            try:
+                every_seconds(raw[name])
+            except ValueError:
+                raise RegistryError(f"{where}, field {name!r}: {raw[name]!r} is not an interval (like \"30m\", \"6h\", \"1d\")") from None
+    if "adapt" in raw and not isinstance(raw["adapt"], bool):
+        raise RegistryError(f"{where}, field 'adapt': expected true or false")
     if "keep" in raw and raw["keep"] not in KEEP_VALUES:
         raise RegistryError(f"{where}, field 'keep': expected one of {', '.join(KEEP_VALUES)}")
     if "delay" in raw:
@@ -108,10 +141,25 @@ def parse_registry(text: str, origin: str) -> dict[str, Source]:
     entries = data.get("source", [])
     if not isinstance(entries, list) or not entries:
         raise RegistryError(f"{origin}: no [[source]] entries")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise RegistryError(f"{origin}, [defaults]: expected a table")
+    unknown = sorted(set(defaults) - DEFAULTABLE)
+    if unknown:
+        raise RegistryError(f"{origin}, [defaults]: field {unknown[0]!r} cannot have a default")
+    unknown_top = sorted(set(data) - {"source", "defaults"})
+    if unknown_top:
+        raise RegistryError(f"{origin}: unknown table {unknown_top[0]!r} (expected [[source]] and [defaults])")
     sources: dict[str, Source] = {}
     for n, raw in enumerate(entries, 1):
         label = raw.get("id") if isinstance(raw, dict) else None
         where = f"{origin}, source #{n}" + (f" ({label})" if label else "")
+        if isinstance(raw, dict):
+            inherited = {k: v for k, v in defaults.items() if k not in raw}
+            if "schedule" in raw or "every" in raw:
+                inherited.pop("schedule", None)
+                inherited.pop("every", None)
+            raw = {**inherited, **raw}
         src = parse_source(raw, where)
         if src.id in sources:
             raise RegistryError(f"{where}, field 'id': duplicate id {src.id!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,21 @@ def crawl_settings(
     return settings
 
 
+class OneLineErrors(logging.Filter):
+    """For the command line: an error is one line (what and where), never a traceback or an item dump.
+    The full detail stays available with `-v` and in Scrapyd's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and (record.exc_info or len(record.getMessage()) > 300):
+            exc = record.exc_info[1] if record.exc_info else None
+            message = record.getMessage().splitlines()[0][:200]
+            if exc is not None:
+                message += f" ({type(exc).__name__}: {str(exc)[:200]})"
+            record.msg, record.args = message, ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def run_crawl(
     source_ids: list[str],
     settings: Settings,
@@ -56,6 +72,9 @@ def run_crawl(
     from crawler.spiders.news import NewsSpider
 
     process = CrawlerProcess(settings)
+    if settings.getbool("CCNEWS_ONE_LINE_ERRORS"):
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(OneLineErrors())
     summaries: dict[str, dict[str, Any]] = {}
     crawlers = {}
     handlers = []  # Scrapy's signals hold weak references: keep the closures alive

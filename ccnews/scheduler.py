@@ -1,0 +1,309 @@
+"""Scheduled crawls: which sources are due, starting each in its own process, never twice at once.
+
+A source's crawl holds an exclusive lock on `DATA_DIR/locks/SOURCE.lock` for as long as it runs (the
+lock is taken by whoever starts it and inherited by the crawl process), so a second tick, another
+`schedule run`, or a manual `ccnews crawl` on the same data directory sees it running and skips it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from archive import Archive
+from crawler.registry import DEFAULT_EVERY, Source, every_seconds
+
+LOCK_ENV = "CCNEWS_LOCK_HELD"  # set for a crawl started by the scheduler: it already holds its lock
+
+
+@dataclass
+class Status:
+    source: str
+    rule: str  # "every 6h", "cron 30 7 * * *"
+    interval_s: int | None  # the (possibly adapted) interval, for "every" rules
+    last: dict[str, Any] | None
+    next_due: datetime
+    running: bool
+
+    def due(self, now: datetime) -> bool:
+        return not self.running and self.next_due <= now
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts) if ts else None
+
+
+# -- locks ---------------------------------------------------------------------------------------
+
+
+def lock_path(data_dir: Path, source: str) -> Path:
+    return Path(data_dir) / "locks" / f"{source}.lock"
+
+
+def try_lock(data_dir: Path, source: str) -> int | None:
+    """An fd holding the source's lock, or None when a crawl of it is running."""
+    path = lock_path(data_dir, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def is_running(data_dir: Path, source: str) -> bool:
+    fd = try_lock(data_dir, source)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def mark_stale_runs(archive: Archive, data_dir: Path) -> int:
+    """Runs still marked running whose crawl no longer holds its lock died: record them as interrupted."""
+    n = 0
+    for run in archive.runs(outcome="running", limit=10_000):
+        if run.get("job"):
+            continue  # a Scrapyd job: its own daemon runs it, judged by its stats when it ends
+        if not is_running(data_dir, run["source"]):
+            archive.mark_interrupted(run["id"])
+            n += 1
+    return n
+
+
+# -- due times -----------------------------------------------------------------------------------
+
+
+def adapted_interval(archive: Archive, src: Source, base: int) -> int:
+    """Media Cloud's idea, simply: double the interval for each latest run that found nothing new,
+    halve it after a run that found many; always within the source's min_every and max_every."""
+    lo = every_seconds(src.min_every) if src.min_every else max(600, base // 8)
+    hi = every_seconds(src.max_every) if src.max_every else base * 8
+    runs = [r for r in archive.runs(src.id, limit=6) if r.get("outcome") == "ok"]
+    if not runs:
+        return base
+    empty = 0
+    for r in runs:
+        if r.get("articles_new"):
+            break
+        empty += 1
+    interval = base * (2 ** min(empty, 5)) if empty else (base // 2 if (runs[0].get("articles_new") or 0) >= 10 else base)
+    return max(lo, min(hi, interval))
+
+
+def status(archive: Archive, data_dir: Path, registry: dict[str, Source], now: datetime | None = None) -> list[Status]:
+    from croniter import croniter
+
+    now = now or utcnow()
+    last_runs = archive.last_runs()
+    out = []
+    for src in registry.values():
+        last = last_runs.get(src.id)
+        started = _parse(last["started"]) if last else None
+        interval = None
+        if src.schedule:
+            rule = f"cron {src.schedule}"
+            base = started or (now - timedelta(days=366))
+            next_due = croniter(src.schedule, base).get_next(datetime)
+            if started is None:
+                next_due = min(next_due, now)  # never crawled: due now
+        else:
+            base = every_seconds(src.every or DEFAULT_EVERY)
+            interval = adapted_interval(archive, src, base) if src.adapt else base
+            rule = f"every {src.every or DEFAULT_EVERY}" + (f" (adapted: {_human(interval)})" if interval != base else "")
+            next_due = started + timedelta(seconds=interval) if started else now
+        out.append(Status(src.id, rule, interval, last, next_due, is_running(data_dir, src.id)))
+    return out
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}m"
+
+
+# -- starting crawls -----------------------------------------------------------------------------
+
+
+def crawl_command(source: str, data_dir: Path, sources_file: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "ccnews", "crawl", source, "--data-dir", str(data_dir)]
+    if sources_file:
+        cmd += ["--sources", str(Path(sources_file).resolve())]
+    return cmd
+
+
+def start_crawl(source: str, data_dir: Path, sources_file: Path | None, lock_fd: int,
+                extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The crawl in its own process, holding the source's lock until it ends."""
+    logs = Path(data_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    log = open(logs / f"{source}-{stamp}.log", "ab")  # noqa: SIM115 - handed to the child
+    env = {**os.environ, LOCK_ENV: source, **(extra_env or {})}
+    try:
+        return subprocess.Popen(
+            crawl_command(source, data_dir, sources_file), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=env, pass_fds=(lock_fd,), start_new_session=True,
+        )
+    finally:
+        log.close()
+        os.close(lock_fd)  # the child keeps the lock
+
+
+def tick(archive: Archive, data_dir: Path, registry: dict[str, Source], sources_file: Path | None,
+         now: datetime | None = None, scrapyd: list[str] | None = None) -> list[dict[str, Any]]:
+    """Start every due source once; returns what was started (source, pid or Scrapyd job)."""
+    data_dir = Path(data_dir)
+    mark_stale_runs(archive, data_dir)
+    now = now or utcnow()
+    started = []
+    due = [st for st in status(archive, data_dir, registry, now) if st.due(now)]
+    if scrapyd:
+        from ccnews import scrapyd as sd
+
+        return sd.submit_due(archive, data_dir, [st.source for st in due], scrapyd, sources_file)
+    for st in due:
+        fd = try_lock(data_dir, st.source)
+        if fd is None:
+            continue  # started by someone else since we looked
+        proc = start_crawl(st.source, data_dir, sources_file, fd)
+        started.append({"source": st.source, "pid": proc.pid})
+    return started
+
+
+def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: dict[str, Source],
+             sources_file: Path | None, every: float = 60.0, say: Callable[[str], None] = print,
+             max_ticks: int | None = None) -> None:
+    """Tick until SIGINT or SIGTERM; then stop the crawls it started and record them interrupted."""
+    stopping = {"flag": False}
+    children: dict[int, tuple[subprocess.Popen, str]] = {}
+
+    def stop(signum, _frame):
+        stopping["flag"] = True
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    ticks = 0
+    try:
+        while not stopping["flag"]:
+            with archive_factory() as archive:
+                mark_stale_runs(archive, data_dir)
+                now = utcnow()
+                for st in status(archive, data_dir, registry, now):
+                    if not st.due(now):
+                        continue
+                    fd = try_lock(data_dir, st.source)
+                    if fd is None:
+                        continue
+                    proc = start_crawl(st.source, data_dir, sources_file, fd)
+                    children[proc.pid] = (proc, st.source)
+                    say(f"started {st.source} (pid {proc.pid})")
+            for pid, (proc, src) in list(children.items()):
+                if proc.poll() is not None:
+                    say(f"{src} ended (exit {proc.returncode})")
+                    del children[pid]
+            ticks += 1
+            if max_ticks and ticks >= max_ticks:
+                break
+            deadline = time.monotonic() + every
+            while not stopping["flag"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if children:
+            say(f"stopping {len(children)} running crawl(s)")
+        for proc, _src in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # Scrapy closes the spider cleanly: finish_reason "shutdown"
+        deadline = time.monotonic() + 30
+        for proc, _src in children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        with archive_factory() as archive:
+            mark_stale_runs(archive, data_dir)
+
+
+# -- health --------------------------------------------------------------------------------------
+
+
+def health(archive: Archive, registry: dict[str, Source], failed_runs: int = 3, quiet_days: int = 7,
+           now: datetime | None = None) -> list[dict[str, Any]]:
+    """Sources whose last N runs failed, or whose feeds/sitemaps list entries but which have found
+    no new article for D days: the "feed works but nothing is collected" failure."""
+    import json
+
+    now = now or utcnow()
+    problems = []
+    for src in registry.values():
+        runs = [r for r in archive.runs(src.id, limit=max(failed_runs, 20)) if r.get("outcome") != "running"]
+        if len(runs) >= failed_runs and all(r.get("outcome") == "failed" for r in runs[:failed_runs]):
+            problems.append({"source": src.id, "problem": f"last {failed_runs} runs failed",
+                             "since": runs[failed_runs - 1]["started"]})
+            continue
+        ok_runs = [r for r in runs if r.get("outcome") == "ok"]
+        if not ok_runs:
+            continue
+        listed = sum(json.loads(r.get("stats") or "{}").get("ccnews/discovery/entries", 0) for r in ok_runs)
+        newest = archive.db.execute("select max(first_seen) from articles where source = ?", [src.id]).fetchone()[0]
+        oldest_run = _parse(ok_runs[-1]["started"])
+        quiet_since = _parse(newest) if newest else oldest_run
+        if listed and quiet_since and now - quiet_since >= timedelta(days=quiet_days) and \
+                oldest_run and now - oldest_run >= timedelta(days=quiet_days):
+            problems.append({"source": src.id, "problem": f"feeds and sitemaps list entries but no new article for "
+                             f"{(now - quiet_since).days} days", "since": newest or ok_runs[-1]["started"]})
+    return problems
+
+
+# -- installing ----------------------------------------------------------------------------------
+
+
+def _tick_command(data_dir: Path, sources_file: Path | None) -> str:
+    parts = [sys.executable, "-m", "ccnews", "schedule", "tick", "--data-dir", str(Path(data_dir).resolve())]
+    if sources_file:
+        parts += ["--sources", str(Path(sources_file).resolve())]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def crontab(data_dir: Path, sources_file: Path | None) -> str:
+    log = Path(data_dir).resolve() / "logs" / "tick.log"
+    return (f"# ccnews: start every due source once a minute\n"
+            f"* * * * * cd {shlex.quote(str(Path.cwd()))} && {_tick_command(data_dir, sources_file)} "
+            f">> {shlex.quote(str(log))} 2>&1\n")
+
+
+def systemd(data_dir: Path, sources_file: Path | None, user: str | None = None) -> str:
+    user_line = f"User={user}\n" if user else ""
+    return (
+        "# /etc/systemd/system/ccnews-tick.service\n"
+        "[Unit]\nDescription=ccnews: start due crawls\nAfter=network-online.target\n\n"
+        f"[Service]\nType=oneshot\n{user_line}WorkingDirectory={Path.cwd()}\n"
+        f"ExecStart={_tick_command(data_dir, sources_file)}\n"
+        # The crawls outlive the tick: they run in their own sessions, so keep them on exit.
+        "KillMode=process\n\n"
+        "# /etc/systemd/system/ccnews-tick.timer\n"
+        "[Unit]\nDescription=ccnews: tick every minute\n\n"
+        "[Timer]\nOnCalendar=*-*-* *:*:00\nPersistent=true\n\n"
+        "[Install]\nWantedBy=timers.target\n\n"
+        "# then: systemctl daemon-reload && systemctl enable --now ccnews-tick.timer\n"
+    )

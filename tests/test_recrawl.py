@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import sqlite_utils
@@ -127,7 +128,7 @@ def test_search_works_while_a_crawl_writes(tmp_path):
         s.registry.write_text(slow, "utf-8")
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccnews", "crawl", "--all", "-s", "CCNEWS_REFETCH_KNOWN=True"],
-            cwd=REPO, env={**__import__("os").environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(s.registry)},
+            cwd=REPO, env={**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(s.registry)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         searches = 0

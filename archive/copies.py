@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -21,6 +22,8 @@ from archive.db import Archive
 NUM_PERM = 128
 BANDS, ROWS = 42, 3  # a pair at Jaccard 0.5 is a candidate 99.6% of the time; THRESHOLD decides
 THRESHOLD = 0.5
+MAX_CANDIDATES = 20
+PER_BAND = 200
 SHINGLE = 5
 SEED = 7
 SCHEME = "affine32"  # datasketch 2.x's default hashing; stated so stored signatures stay comparable
@@ -48,11 +51,6 @@ def _bands(m: MinHash) -> list[tuple[int, str]]:
         (b, hashlib.blake2b(values[b * ROWS : (b + 1) * ROWS].tobytes(), digest_size=8).hexdigest())
         for b in range(BANDS)
     ]
-
-
-def _load(blob: bytes) -> MinHash:
-    values = np.frombuffer(blob, dtype=np.uint64)
-    return MinHash(num_perm=NUM_PERM, seed=SEED, hashvalues=values, scheme=SCHEME)
 
 
 def ensure_tables(archive: Archive) -> None:
@@ -102,24 +100,52 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
 def _matches(archive: Archive, article_id: int, m: MinHash, bands: list[tuple[int, str]]) -> list[int]:
     if not bands:
         return []
-    clause = " or ".join("(band = ? and hash = ?)" for _ in bands)
-    params = [v for pair in bands for v in pair]
-    candidates = {
-        r["article_id"]
-        for r in archive.db.query(f"select distinct article_id from fingerprint_bands where {clause}", params)
-        if r["article_id"] != article_id
-    }
+    # The candidates sharing the most bands are the likeliest copies. Reading at most PER_BAND rows
+    # per band and checking only the best few keeps a flood of near-identical items (boilerplate,
+    # a re-sent feed) from going quadratic.
+    shared: Counter = Counter()
+    for band, digest in bands:
+        for (cid,) in archive.db.execute(
+            "select article_id from fingerprint_bands where band = ? and hash = ? and article_id != ? limit ?",
+            [band, digest, article_id, PER_BAND],
+        ):
+            shared[cid] += 1
+    mine = m.hashvalues.astype(np.uint64)
     out = []
-    for cid in candidates:
+    for cid, _n in shared.most_common(MAX_CANDIDATES):
         blob = archive.db.execute("select minhash from fingerprints where article_id = ?", [cid]).fetchone()
-        if blob and blob[0] and m.jaccard(_load(blob[0])) >= THRESHOLD:
-            out.append(cid)
+        if blob and blob[0]:
+            # MinHash's estimate of Jaccard similarity: the share of equal hash values.
+            if float(np.mean(mine == np.frombuffer(blob[0], dtype=np.uint64))) >= THRESHOLD:
+                out.append(cid)
     return out
 
 
 def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
     """Put the article and its matches (with their groups) in one group led by the earliest."""
     db = archive.db
+    if not matches:
+        # A story of its own, unless an earlier run grouped it (its copies still point at it).
+        db.execute("update articles set group_id = id where id = ? and group_id is null", [article_id])
+        return 0
+    marks = ",".join("?" * len(matches))
+    groups = {r["g"] for r in db.query(f"select coalesce(group_id, id) as g from articles where id in ({marks})", matches)}
+    if len(groups) == 1:
+        # The common case: joining one existing group. Unless this article is older than the
+        # group's original, it just joins; no need to read the whole group.
+        (leader,) = groups
+        t = {r["id"]: r["t"] for r in db.query(
+            "select id, coalesce(datetime(published), datetime(first_seen)) as t from articles where id in (?, ?)",
+            [leader, article_id])}
+        if (t.get(leader) or "9999", leader) <= (t.get(article_id) or "9999", article_id):
+            current = db.execute("select group_id from articles where id = ?", [article_id]).fetchone()[0]
+            if current == leader:
+                return 0
+            db.execute("update articles set group_id = ?, indexed = 0 where id = ?", [leader, article_id])
+            if db.execute("select group_id from articles where id = ?", [leader]).fetchone()[0] != leader:
+                db.execute("update articles set group_id = ?, indexed = 0 where id = ?", [leader, leader])
+                return 2
+            return 1
     members = {article_id, *matches}
     if matches:
         marks = ",".join("?" * len(matches))

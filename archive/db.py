@@ -89,6 +89,7 @@ class Archive:
     def __init__(self, data_dir: str | Path, *, create: bool = True):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
+        self._depth = 0
         if not create and not self.path.exists():
             raise ArchiveError(f"no archive at {self.path}: run `ccnews crawl` or `ccnews demo` first")
         try:
@@ -120,12 +121,25 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic write; a lock held elsewhere becomes an ArchiveError after the busy timeout."""
+        """One atomic write; a lock held elsewhere becomes an ArchiveError after the busy timeout.
+
+        Nested calls join the outermost transaction, so a batch of writes commits once.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
         try:
             with self.db.conn:
                 yield
         except sqlite3.OperationalError as exc:
             raise ArchiveError(_describe(exc, self.path)) from exc
+        finally:
+            self._depth = 0
 
     # -- schema -----------------------------------------------------------------------------
 

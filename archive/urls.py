@@ -5,24 +5,27 @@ from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
-# Query parameters that only say where a reader came from.
-TRACKING_PARAMS = frozenset(
+# Query parameters that only ever say where a reader came from: dropped even from the URLs we fetch.
+SURE_TRACKING = frozenset(
     """utm_source utm_medium utm_campaign utm_term utm_content utm_id utm_name utm_brand
-    utm_social utm_social-type fbclid gclid dclid msclkid yclid mc_cid mc_eid igshid
-    ref ref_src ref_url referrer src source share amp_js_v amp_gsa _ga _gl cmpid
-    ocid ito xtor at_medium at_campaign spm""".split()
+    utm_social utm_social-type fbclid gclid dclid msclkid yclid mc_cid mc_eid igshid _ga _gl""".split()
+)
+# These usually track too, but some sites route on them (`?ref=rss` pages exist): they are ignored
+# when recognising the same article, and kept when fetching.
+TRACKING_PARAMS = SURE_TRACKING | frozenset(
+    """ref ref_src ref_url referrer src source share amp_js_v amp_gsa cmpid ocid ito xtor
+    at_medium at_campaign spm""".split()
 )
 
 
-def strip_tracking(url: str) -> str:
+def strip_tracking(url: str, params: frozenset[str] = SURE_TRACKING) -> str:
     """The URL without tracking parameters and fragment."""
-    cleaned = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
-    return cleaned
+    return url_query_cleaner(url, params, remove=True, keep_fragments=False)
 
 
 def url_key(url: str) -> str:
     """A scheme-less, normalised form of `url` used to recognise the same page."""
-    url = canonicalize_url(strip_tracking(url.strip()))
+    url = canonicalize_url(strip_tracking(url.strip(), TRACKING_PARAMS))
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if host.startswith("www."):

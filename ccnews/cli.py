@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import os
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -187,11 +188,15 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verb
         overrides["INDEX_ENABLED"] = False
     overrides.update(_parse_settings(settings))
     data = resolve_data_dir(data_dir)
-    _open_archive(data, create=True).close()  # a clear error now, not inside the crawl
-    ids, _locks = _take_locks(data, ids)
+    if os.environ.get("CCNEWS_REDIS_URL"):
+        # A worker of a shared crawl: items go to Redis, several workers crawl one source together.
+        err.print(f"Redis mode: items go to {os.environ['CCNEWS_REDIS_URL']} for `ccnews ingest`")
+    else:
+        _open_archive(data, create=True).close()  # a clear error now, not inside the crawl
+        ids, _locks = _take_locks(data, ids)
     s = crawl_settings(data_dir=data, sources_file=sources_file, since=since,
                        max_articles=max_articles or 0, overrides=overrides)
-    err.print(f"crawling {len(ids)} source(s) into {data}")
+    err.print(f"crawling {len(ids)} source(s)" + ("" if os.environ.get("CCNEWS_REDIS_URL") else f" into {data}"))
     summaries = run_crawl(ids, s, progress=_progress_printer())
     _print_summary(summaries)
     if any(sm.get("finish_reason") == "failed" for sm in summaries.values()):
@@ -643,6 +648,32 @@ def collection_delete(name, data_dir):
 
 
 @cli.command()
+@click.option("--redis", "redis_url", required=True, envvar="CCNEWS_REDIS_URL", metavar="URL",
+              help="Redis holding the crawlers' items (env CCNEWS_REDIS_URL).")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Items per SQLite commit.")
+@click.option("--idle-exit", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="Stop after the queue has been empty this long (default: run until Ctrl-C or SIGTERM).")
+@data_dir_option
+def ingest(redis_url, batch, idle_exit, data_dir):
+    """Move crawled items from Redis into the archive and the index (the one writer of a
+    multi-machine setup). Safe to kill: what it took but did not commit is replayed.
+
+    \b
+    Example:
+        ccnews ingest --redis redis://127.0.0.1:6379/0 --data-dir /srv/ccnews
+    """
+    from ccnews.ingest import connect
+    from ccnews.ingest import ingest as run
+
+    data = resolve_data_dir(data_dir)
+    server = connect(redis_url)
+    with _open_archive(data, create=True) as archive:
+        err.print(f"ingesting from {redis_url} into {data}")
+        counts = run(server, archive, data, batch_size=batch, idle_exit=idle_exit, say=err.print)
+    err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to ingest")
+
+
+@cli.command()
 @data_dir_option
 def retag(data_dir):
     """Tag the whole archive again with cities, fields and relevance, and regroup copies.
@@ -827,9 +858,11 @@ def schedule_list(as_json, data_dir, sources_file):
 
 @schedule.command("tick")
 @click.option("--scrapyd", metavar="URL[,URL...]", help="Submit due sources as jobs to these Scrapyd daemons.")
+@click.option("--max-running", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Crawls running at once on this machine; the other due sources wait for a later tick.")
 @data_dir_option
 @sources_option
-def schedule_tick(scrapyd, data_dir, sources_file):
+def schedule_tick(scrapyd, max_running, data_dir, sources_file):
     """Start every due source once, each in its own process, and return.
 
     Run it every minute from cron or a systemd timer (see `schedule crontab` and
@@ -846,7 +879,7 @@ def schedule_tick(scrapyd, data_dir, sources_file):
     data = resolve_data_dir(data_dir)
     daemons = [u.strip().rstrip("/") for u in scrapyd.split(",") if u.strip()] if scrapyd else None
     with _open_archive(data, create=True) as archive:
-        started = tick(archive, data, registry, sources_file, scrapyd=daemons)
+        started = tick(archive, data, registry, sources_file, scrapyd=daemons, max_running=max_running)
     for item in started:
         where = f"job {item['job']} on {item['daemon']}" if "job" in item else f"pid {item['pid']}"
         err.print(f"started {item['source']} ({where})")
@@ -857,9 +890,11 @@ def schedule_tick(scrapyd, data_dir, sources_file):
 @schedule.command("run")
 @click.option("--every", "interval", type=click.FloatRange(1, 3600), default=60, show_default=True,
               help="Seconds between ticks.")
+@click.option("--max-running", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Crawls running at once.")
 @data_dir_option
 @sources_option
-def schedule_run(interval, data_dir, sources_file):
+def schedule_run(interval, max_running, data_dir, sources_file):
     """Tick in the foreground until Ctrl-C or SIGTERM, then stop the crawls cleanly.
 
     \b
@@ -872,7 +907,8 @@ def schedule_run(interval, data_dir, sources_file):
     data = resolve_data_dir(data_dir)
     _open_archive(data, create=True).close()
     err.print(f"scheduling {len(registry)} source(s) into {data}; Ctrl-C to stop")
-    run_loop(lambda: _open_archive(data), data, registry, sources_file, every=interval, say=err.print)
+    run_loop(lambda: _open_archive(data), data, registry, sources_file, every=interval, say=err.print,
+             max_running=max_running)
     err.print("stopped")
 
 

@@ -168,30 +168,46 @@ def start_crawl(source: str, data_dir: Path, sources_file: Path | None, lock_fd:
         os.close(lock_fd)  # the child keeps the lock
 
 
+DEFAULT_MAX_RUNNING = 4  # crawls at once on one machine: each is a Scrapy process of ~100-200 MB
+
+
 def tick(archive: Archive, data_dir: Path, registry: dict[str, Source], sources_file: Path | None,
-         now: datetime | None = None, scrapyd: list[str] | None = None) -> list[dict[str, Any]]:
-    """Start every due source once; returns what was started (source, pid or Scrapyd job)."""
+         now: datetime | None = None, scrapyd: list[str] | None = None,
+         max_running: int = DEFAULT_MAX_RUNNING) -> list[dict[str, Any]]:
+    """Start due sources, most overdue first, up to `max_running` crawls at once on this machine;
+    returns what was started (source, pid or Scrapyd job). The rest start at a later tick."""
     data_dir = Path(data_dir)
     mark_stale_runs(archive, data_dir)
     now = now or utcnow()
     started = []
-    due = [st for st in status(archive, data_dir, registry, now) if st.due(now)]
+    statuses = status(archive, data_dir, registry, now)
     if scrapyd:
+        due = sorted((st for st in statuses if st.due(now)), key=lambda st: st.next_due)
         from ccnews import scrapyd as sd
 
         return sd.submit_due(archive, data_dir, [st.source for st in due], scrapyd, sources_file)
-    for st in due:
+    for proc, source in start_due(data_dir, statuses, now, sources_file, max_running):
+        started.append({"source": source, "pid": proc.pid})
+    return started
+
+
+def start_due(data_dir: Path, statuses: list[Status], now: datetime, sources_file: Path | None,
+              max_running: int) -> list[tuple[subprocess.Popen, str]]:
+    """Start the most overdue sources, each in its own process, leaving at most `max_running`."""
+    due = sorted((st for st in statuses if st.due(now)), key=lambda st: st.next_due)
+    room = max(0, max_running - sum(st.running for st in statuses))
+    started = []
+    for st in due[:room]:
         fd = try_lock(data_dir, st.source)
         if fd is None:
             continue  # started by someone else since we looked
-        proc = start_crawl(st.source, data_dir, sources_file, fd)
-        started.append({"source": st.source, "pid": proc.pid})
+        started.append((start_crawl(st.source, data_dir, sources_file, fd), st.source))
     return started
 
 
 def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: dict[str, Source],
              sources_file: Path | None, every: float = 60.0, say: Callable[[str], None] = print,
-             max_ticks: int | None = None) -> None:
+             max_ticks: int | None = None, max_running: int = DEFAULT_MAX_RUNNING) -> None:
     """Tick until SIGINT or SIGTERM; then stop the crawls it started and record them interrupted."""
     stopping = {"flag": False}
     children: dict[int, tuple[subprocess.Popen, str]] = {}
@@ -206,15 +222,10 @@ def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: d
             with archive_factory() as archive:
                 mark_stale_runs(archive, data_dir)
                 now = utcnow()
-                for st in status(archive, data_dir, registry, now):
-                    if not st.due(now):
-                        continue
-                    fd = try_lock(data_dir, st.source)
-                    if fd is None:
-                        continue
-                    proc = start_crawl(st.source, data_dir, sources_file, fd)
-                    children[proc.pid] = (proc, st.source)
-                    say(f"started {st.source} (pid {proc.pid})")
+                statuses = status(archive, data_dir, registry, now)
+                for proc, source in start_due(data_dir, statuses, now, sources_file, max_running):
+                    children[proc.pid] = (proc, source)
+                    say(f"started {source} (pid {proc.pid})")
             for pid, (proc, src) in list(children.items()):
                 if proc.poll() is not None:
                     say(f"{src} ended (exit {proc.returncode})")

@@ -308,16 +308,24 @@ def stored_pages_site(corpus: str | Path, root: str | Path) -> tuple[Path, list[
     root.mkdir(parents=True, exist_ok=True)
     entries = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines() if line.strip()]
     routes: dict[str, dict[str, Any]] = {}
+    from archive.urls import strip_tracking
+
     for entry in entries:
-        parts = urlsplit(entry["url"])
+        # Served where a real server answers: utm_* parameters make no difference to it.
+        parts = urlsplit(strip_tracking(entry["url"]))
+        listed = urlsplit(entry["url"])
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        prefix = ""
         if path in routes or path == "/":
-            path = f"/{parts.hostname}{path}"
+            prefix = f"/{parts.hostname}"
+            path = prefix + path
         entry["path"] = path
+        # The sitemap lists the URL as the outlet's feed gave it, tracking parameters and all.
+        entry["listed_path"] = prefix + (listed.path or "/") + (f"?{listed.query}" if listed.query else "")
         # No charset in the header: the page's own declaration (or detection) must do.
         routes[path] = {"file": str((corpus / entry["file"]).resolve()), "gunzip": True,
                         "headers": {"Content-Type": "text/html"}}
-    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(e['path'])}</loc></url>" for e in entries)
+    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(e['listed_path'])}</loc></url>" for e in entries)
     (root / "sitemap.xml").write_text(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
         encoding="utf-8")

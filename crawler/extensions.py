@@ -30,7 +30,9 @@ def judge_outcome(summary: dict[str, Any]) -> str:
     answered = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2") or k.endswith("/304"))
     if not answered:
         return "failed"
-    kept = sum(summary.get(k, 0) for k in ("articles_new", "articles_updated", "articles_unchanged"))
+    # Items that passed every pipeline: archived here, or pushed to Redis for the writer.
+    kept = max(sum(summary.get(k, 0) for k in ("articles_new", "articles_updated", "articles_unchanged")),
+               stats.get("item_scraped_count", 0))
     if not kept and summary.get("errors"):
         return "failed"  # errors and nothing archived, however many pages were skipped
     return "ok"
@@ -131,3 +133,58 @@ class IndexOnClose:
             self.crawler.stats.inc_value("ccnews/errors/index")
             return
         self.crawler.stats.set_value("ccnews/indexed", n)
+
+
+class RunToRedis:
+    """In Redis mode a worker has no archive: its run record goes to Redis for the writer, and the
+    run's shared queue and dupefilter get an expiry once the last worker is done with them."""
+
+    KEY_TTL_S = 7 * 86400
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.started: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if not crawler.settings.get("REDIS_URL"):
+            raise NotConfigured("not in Redis mode")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        return ext
+
+    def spider_opened(self, spider):
+        from archive.db import now_iso
+
+        self.started = now_iso()
+
+    def item_error(self, item, response, spider, failure):
+        self.crawler.stats.inc_value(f"ccnews/errors/item_{failure.type.__name__}")
+
+    def spider_closed(self, spider, reason):
+        import json
+        import os
+        import socket
+
+        import redis
+
+        from archive.db import now_iso
+        from crawler.redis_io import RUNS_KEY
+
+        summary = run_summary(self.crawler.stats.get_stats(), reason)
+        if not summary["pages_fetched"] and not summary["errors"] and summary["outcome"] == "failed":
+            summary["outcome"] = "idle"  # other workers had already taken the whole shared queue
+        record = {"source": spider.source.id, "started": self.started, "finished": now_iso(),
+                  "pid": os.getpid(), "host": socket.gethostname(), "job": getattr(spider, "_job", None),
+                  **summary}
+        settings = self.crawler.settings
+        try:
+            server = redis.Redis.from_url(settings.get("REDIS_URL"))
+            server.rpush(RUNS_KEY, json.dumps(record, default=str))
+            for key in (settings.get("SCHEDULER_QUEUE_KEY"), settings.get("SCHEDULER_DUPEFILTER_KEY")):
+                if key:
+                    server.expire(key % {"spider": spider.name}, self.KEY_TTL_S)
+        except redis.RedisError as exc:
+            logger.error("run record not sent to Redis: %s", exc)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import Settings
 
 from crawler import settings as default_settings
@@ -75,6 +77,8 @@ def run_crawl(
     if settings.getbool("CCNEWS_ONE_LINE_ERRORS"):
         for handler in logging.getLogger().handlers:
             handler.addFilter(OneLineErrors())
+        # Deprecation notices (scrapy-redis still uses older Scrapy APIs) are for developers.
+        warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning)
     summaries: dict[str, dict[str, Any]] = {}
     crawlers = {}
     handlers = []  # Scrapy's signals hold weak references: keep the closures alive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import scrapy
@@ -13,6 +14,7 @@ from scrapy.utils.gz import gunzip
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
 from archive import Archive, resolve_data_dir, url_key
+from archive.urls import strip_tracking
 from archive.db import now_iso
 from crawler import discovery as disc
 from crawler.dates import parse_date
@@ -61,7 +63,13 @@ class NewsSpider(scrapy.Spider):
         spider.refetch = settings.getbool("CCNEWS_REFETCH_KNOWN")
         spider.pattern = re.compile(spider.source.article_pattern) if spider.source.article_pattern else None
         spider.known = {}
-        if not settings.getbool("CCNEWS_PROBE"):
+        if settings.get("REDIS_URL"):
+            # Workers share one queue and dupefilter per source and run; they have no archive.
+            run = settings.get("CCNEWS_RUN") or datetime.now(timezone.utc).strftime("%Y%m%d")
+            prefix = f"ccnews:{spider.source.id}:{run}"
+            crawler.settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="spider")
+            crawler.settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="spider")
+        elif not settings.getbool("CCNEWS_PROBE"):
             # One read when the crawl opens, so the spider itself never blocks on the database.
             with Archive(resolve_data_dir(settings.get("ARCHIVE_DATA_DIR"))) as archive:
                 spider.known = archive.known_url_keys(spider.source.id)
@@ -198,6 +206,7 @@ class NewsSpider(scrapy.Spider):
         if self.pattern is not None and not self.pattern.search(url):
             self._inc("discovery/pattern_mismatch")
             return None
+        url = strip_tracking(url)  # one fingerprint per article, also across workers sharing a dupefilter
         key = url_key(url)
         if key in self.scheduled:
             return None

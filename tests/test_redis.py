@@ -1,0 +1,174 @@
+"""Several machines: crawler processes share scrapy-redis's queue and push items through a real
+redis-server on 127.0.0.1; one writer moves them into the archive, surviving kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, Sites, articles
+
+REDIS = shutil.which("redis-server")
+if REDIS is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("redis-server is missing: .ci/run installs it")
+    pytest.skip("redis-server is not installed", allow_module_level=True)
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def env_for(data: Path, registry: Path, redis_url: str | None, run: str = "t") -> dict:
+    env = {**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(registry), "CCNEWS_RUN": run}
+    env.pop("CCNEWS_REDIS_URL", None)
+    if redis_url:
+        env["CCNEWS_REDIS_URL"] = redis_url
+    return env
+
+
+def ingest(data: Path, redis_url: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data), *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_path):
+    sites = Sites(tmp_path / "sites").start()
+    try:
+        # The same crawl without Redis, for the list of articles to expect.
+        ref = tmp_path / "ref"
+        subprocess.run([sys.executable, "-m", "ccnews", "crawl", "warta-uji", "-s", "AUTOTHROTTLE_START_DELAY=0.01"],
+                       cwd=REPO, env=env_for(ref, sites.registry, None), capture_output=True, timeout=240, check=True)
+        expected = sorted(a["url"].split("/", 3)[3] for a in articles(ref))
+        sites.outlet.requests.clear()
+
+        data = tmp_path / "data"
+        writer = subprocess.Popen([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data),
+                                   "--idle-exit", "6"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Workers go slowly enough (0.2 s between requests) that both really share the queue.
+        slow = sites.registry.read_text("utf-8").replace("delay = 0.0", "delay = 0.2")
+        sites.registry.write_text(slow, "utf-8")
+        workers = [subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji"], cwd=REPO,
+                                    env=env_for(tmp_path / "w", sites.registry, redis_url),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for w in workers:
+            _out, err = w.communicate(timeout=300)
+            assert w.returncode == 0, err[-2000:]
+        _out, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0, err[-2000:]
+    finally:
+        sites.stop()
+    rows = articles(data)
+    got = sorted(a["url"].split("/", 3)[3] for a in rows)
+    assert got == expected  # every article, each once
+    fetched = Counter(path for path, _m, status in sites.outlet.requests if status in (200, 304) and path != "/robots.txt")
+    assert fetched and max(fetched.values()) == 1, {p: n for p, n in fetched.items() if n > 1}
+    db = sqlite3.connect(data / "archive.db")
+    hosts = db.execute("select count(*), group_concat(outcome) from crawl_runs").fetchone()
+    assert hosts[0] == 2 and "ok" in hosts[1]
+    # ... and the writer indexed them.
+    hits = json.loads(subprocess.run([sys.executable, "-m", "ccnews", "search", "Icheon", "--json", "--data-dir", str(data)],
+                                     cwd=REPO, capture_output=True, text=True).stdout)
+    assert len(hits) == 1
+
+
+def push_items(redis_url: str, n: int) -> None:
+    """n distinct crawled items, serialized as crawler processes do."""
+    import redis
+
+    from crawler.items import ArticleItem
+    from crawler.redis_io import ITEMS_KEY, serialize_item
+
+    import random
+
+    words = "batik kota kreatif perajin museum festival motif pesisir canting warna pameran desa".split()
+    rng = random.Random(n)
+    client = redis.Redis.from_url(redis_url)
+    pipe = client.pipeline()
+    for i in range(n):
+        body = " ".join(rng.choice(words) for _ in range(60))
+        html = f"<html><body><p>Artikel nomor {i} tentang batik.</p></body></html>".encode()
+        item = ArticleItem(
+            source="bench", url=f"http://127.0.0.1:1/read/{i}/artikel", requested_url=f"http://127.0.0.1:1/read/{i}/artikel",
+            pages=[{"url": f"http://127.0.0.1:1/read/{i}/artikel", "status": 200, "headers": {}, "content_type": "text/html",
+                    "encoding": "utf-8", "body": html, "fetched_at": "2026-01-01T00:00:00+00:00", "text": html.decode()}],
+            fetched_at="2026-01-01T00:00:00+00:00",
+            article={"url": f"http://127.0.0.1:1/read/{i}/artikel", "canonical_url": None, "title": f"Artikel {i}",
+                     "text": f"Artikel nomor {i}. {body}",
+                     "authors": [], "published": "2025-01-01T10:00:00+07:00", "modified": None, "language": "id",
+                     "description": None, "image": None, "tags": [], "word_count": 15, "pages": 1},
+            tags={"cities": [], "fields": [], "network": [], "relevance": 0.0},
+        )
+        pipe.rpush(ITEMS_KEY, serialize_item(item))
+    pipe.execute()
+
+
+def test_writer_killed_mid_stream_loses_and_duplicates_nothing(redis_url, tmp_path):
+    import redis
+
+    n = 3000
+    push_items(redis_url, n)
+    data = tmp_path / "data"
+    writer = subprocess.Popen([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data),
+                               "--batch", "25"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(data / "archive.db", timeout=5) as db:
+                return db.execute("select count(*) from articles").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 120
+    while stored() < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.kill()  # SIGKILL: no chance to clean up
+    writer.wait()
+    halfway = stored()
+    assert 0 < halfway < n
+    client = redis.Redis.from_url(redis_url)
+    result = ingest(data, redis_url, "--idle-exit", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with sqlite3.connect(data / "archive.db") as db:
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+        total, distinct = db.execute("select count(*), count(distinct url) from articles").fetchone()
+    assert total == distinct == n
+    assert client.llen("ccnews:items") == 0 and client.llen("ccnews:items:processing") == 0
+
+
+def test_unreachable_redis_is_one_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = ingest(tmp_path / "d", f"redis://127.0.0.1:{port}/0")
+    assert result.returncode == 1 and "cannot use Redis" in result.stderr and "Traceback" not in result.stderr

@@ -35,6 +35,15 @@ EXPORT_COLUMNS = [
 JSON_COLUMNS = ("authors", "tags", "cities", "fields")
 
 
+class OptionProblem(click.ClickException):
+    """A bad option value: one line naming the option, and exit code 2 as for usage errors."""
+
+    exit_code = 2
+
+    def __init__(self, option: str, message: str):
+        super().__init__(f"{option}: {message}")
+
+
 class Group(click.Group):
     """Turns the library's own errors into one clear line and a non-zero exit."""
 
@@ -92,7 +101,7 @@ def _date_bound(value: str | None, end: bool) -> datetime | None:
         return None
     dt = parse_date(value, "UTC")
     if dt is None:
-        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)")
+        raise OptionProblem("--until" if end else "--since", f"{value!r} is not a date (use YYYY-MM-DD)")
     if end and len(value.strip()) <= 10:
         dt = datetime.combine(dt.date(), time.max, dt.tzinfo) - timedelta(microseconds=0)
     return dt
@@ -118,13 +127,13 @@ def filter_options(f):
         for c in cities:
             found = city_by_name(c)
             if found is None:
-                raise click.BadParameter(f"{c!r} is not a member city of the network", param_hint="--city")
+                raise OptionProblem("--city", f"{c!r} is not a member city of the network")
             city_names.append(found.name)
         field_names = []
         for value in fields:
             name = field_name(value)
             if name is None:
-                raise click.BadParameter(f"{value!r} is not a creative field", param_hint="--field")
+                raise OptionProblem("--field", f"{value!r} is not a creative field (crafts, design, film, gastronomy, literature, media-arts, music, architecture)")
             field_names.append(name)
         filters = Filters(
             sources=tuple(sources), since=_date_bound(since, False), until=_date_bound(until, True),
@@ -145,7 +154,7 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{pair!r}: use NAME=VALUE", param_hint="-s")
+            raise OptionProblem("-s", f"{pair!r}: use NAME=VALUE")
         settings[name.strip()] = value
     return settings
 
@@ -181,7 +190,7 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verb
     if unknown:
         raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
     if since and parse_date(since, "UTC") is None:
-        raise click.BadParameter(f"{since!r} is not a date (use YYYY-MM-DD)", param_hint="--since")
+        raise OptionProblem("--since", f"{since!r} is not a date (use YYYY-MM-DD)")
     overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)],
                                  "CCNEWS_ONE_LINE_ERRORS": not verbose}
     if no_index:

@@ -8,6 +8,11 @@ from typing import Any
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+try:  # Scrapy 2.14+ has its own download exceptions
+    from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError
+except ImportError:  # pragma: no cover - older Scrapy
+    DownloadCancelledError = DownloadTimeoutError = type("_Never", (Exception,), {})
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
@@ -167,10 +172,11 @@ class NewsSpider(scrapy.Spider):
             return
         self._inc("discovery/listing_pages")
         seen_next = False
-        for n, anchor in enumerate(response.xpath("//a[@href]")):
-            if n >= self.max_links:
-                self._inc("discovery/links_truncated")
-                break
+        # The cap goes inside the XPath: a 100,000-link page must not become 100,000 selectors.
+        anchors = response.xpath(f"(//a[@href])[position() <= {self.max_links + 1}]")
+        if len(anchors) > self.max_links:
+            self._inc("discovery/links_truncated")
+        for anchor in anchors[: self.max_links]:
             url = disc.clean_link(anchor.attrib["href"], response.url)
             if not url:
                 continue
@@ -269,7 +275,7 @@ class NewsSpider(scrapy.Spider):
         first = pages[0]["url"]
         current = len(pages)
         have = {url_key(p["url"]) for p in pages}
-        for anchor in response.xpath("//a[@href]")[: self.max_links]:
+        for anchor in response.xpath(f"(//a[@href])[position() <= {self.max_links}]"):
             url = disc.clean_link(anchor.attrib["href"], response.url)
             if not url or url_key(url) in have or not disc.same_without_page(first, url):
                 continue
@@ -293,9 +299,12 @@ class NewsSpider(scrapy.Spider):
             status = failure.value.response.status
             self._inc(f"errors/http_{status}")
             self.logger.warning("HTTP %s for %s", status, request.url)
-        elif failure.check(TimeoutError, TCPTimedOutError):
+        elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
             self._inc("errors/timeout")
             self.logger.warning("timed out: %s", request.url)
+        elif failure.check(DownloadCancelledError):
+            self._inc("errors/too_large")
+            self.logger.warning("refused, larger than DOWNLOAD_MAXSIZE: %s", request.url)
         elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
             self._skip("robots_disallowed", request.url)
         elif failure.check(DNSLookupError):

@@ -249,8 +249,9 @@ class Archive:
         )
         return rows[0] if rows else None
 
-    def known_url_keys(self, source: str) -> dict[str, dict[str, Any]]:
-        """url_key -> validators for every URL of a source's archived articles."""
+    def known_url_keys(self, source: str, all_skipped: bool = False) -> dict[str, dict[str, Any]]:
+        """url_key -> validators for every URL of a source's archived articles, and the URLs judged
+        not relevant (with `all_skipped`, also those judged not to be articles)."""
         out = {}
         for row in self.db.query(
             "select u.url_key, a.id, a.fetched_at, a.etag, a.last_modified from article_urls u "
@@ -258,7 +259,8 @@ class Archive:
             [source],
         ):
             out[row.pop("url_key")] = row
-        for row in self.db.query("select url_key, first_seen from skipped_urls where source = ?", [source]):
+        reasons = "" if all_skipped else " and reason = 'not_relevant'"
+        for row in self.db.query(f"select url_key, first_seen from skipped_urls where source = ?{reasons}", [source]):
             out[row["url_key"]] = {"id": None, "skipped": True, "fetched_at": row["first_seen"],
                                    "etag": None, "last_modified": None}
         return out

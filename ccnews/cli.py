@@ -169,16 +169,19 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--max-articles", type=click.IntRange(min=1), help="Stop each source after N articles.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting, as with `scrapy crawl -s`.")
 @click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
+@click.option("--resume", is_flag=True, help="Go on after an interrupted crawl: archived articles (as always) and pages "
+              "already judged not to be articles are not fetched again.")
 @click.option("-v", "--verbose", count=True, help="Show Scrapy's log (-v info, -vv debug).")
 @data_dir_option
 @sources_option
-def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verbose, data_dir, sources_file):
+def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resume, verbose, data_dir, sources_file):
     """Crawl sources into the archive and bring the search index up to date.
 
     \b
     Example:
         ccnews crawl radar-pekalongan pekalongankota --since 2024-01-01
         ccnews crawl --all --max-articles 50 -s CONCURRENT_REQUESTS=8
+        ccnews crawl radar-pekalongan --resume      # Ctrl-C, then the same again to go on
     """
     from crawler.runner import crawl_settings, run_crawl
 
@@ -195,6 +198,8 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, verb
                                  "CCNEWS_ONE_LINE_ERRORS": not verbose}
     if no_index:
         overrides["INDEX_ENABLED"] = False
+    if resume:
+        overrides["CCNEWS_RESUME"] = True
     overrides.update(_parse_settings(settings))
     data = resolve_data_dir(data_dir)
     if os.environ.get("CCNEWS_REDIS_URL"):

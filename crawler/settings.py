@@ -62,6 +62,7 @@ CCNEWS_MIN_WORDS = 40  # shorter bodies are not articles
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page
 CCNEWS_REFETCH_KNOWN = False  # True: revisit archived URLs even when nothing says they changed
 INDEX_ENABLED = True  # bring the search index up to date when a crawl closes
+CCNEWS_RESUME = False  # also skip what an interrupted run judged not to be an article
 CCNEWS_ONE_LINE_ERRORS = False  # the command line sets it: errors as one line, no tracebacks
 
 LOG_LEVEL = "INFO"

@@ -4,7 +4,7 @@ memory stays bounded, no traceback reaches the user, and nothing already archive
 from __future__ import annotations
 
 import json
-import resource
+import os
 import sqlite3
 import subprocess
 import sys
@@ -77,6 +77,10 @@ def hostile_site(root: Path) -> Path:
     return root
 
 
+MEASURE = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+           "print('peak-rss-mb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, file=sys.stderr); "
+           "sys.exit(code)")
+
 REGISTRY = """
 [[source]]
 id = "hostile"
@@ -104,13 +108,15 @@ def hostile_crawl(tmp_path_factory):
         registry = tmp / "all.toml"
         registry.write_text(good.registry.read_text("utf-8") + REGISTRY.format(base=server.base), "utf-8")
         t0 = time.monotonic()
+        # A wrapper process whose only child is the crawl, so its peak memory is the crawl's own.
         result = subprocess.run(
-            [sys.executable, "-m", "ccnews", "crawl", "hostile", *FAST, "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0"],
+            [sys.executable, "-c", MEASURE, sys.executable, "-m", "ccnews", "crawl", "hostile", *FAST,
+             "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0"],
             cwd=REPO, capture_output=True, text=True, timeout=300,
-            env={**__import__("os").environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(registry)},
+            env={**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(registry)},
         )
         elapsed = time.monotonic() - t0
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mb = float(result.stderr.strip().splitlines()[-1].split()[-1])
         yield {"data": data, "result": result, "before": before, "elapsed": elapsed, "peak_mb": peak_mb,
                "server": server}
     finally:

@@ -37,6 +37,8 @@ class ArchivePipeline:
         adapter = ItemAdapter(item)
         article = adapter["article"]
         if self.archive is None:
+            if adapter.get("skip"):
+                raise DropItem(f"{adapter['skip']}: {adapter['url']}")
             self.stats.set_value("ccnews/probe/title", article.get("title"))
             self.stats.set_value("ccnews/probe/url", adapter["url"])
             self.stats.inc_value("ccnews/articles/new")
@@ -48,8 +50,7 @@ class ArchivePipeline:
         if adapter.get("skip"):
             urls = [adapter["url"], adapter.get("requested_url"), article.get("canonical_url")]
             self.archive.remember_skipped(urls, adapter["source"], adapter["skip"], (adapter.get("tags") or {}).get("relevance"))
-            self.stats.inc_value(f"ccnews/skipped/{adapter['skip']}")
-            raise DropItem(f"{adapter['skip']}: {adapter['url']}")
+            raise DropItem(f"{adapter['skip']}: {adapter['url']}")  # counted where it was judged
         first = adapter["pages"][0]
         headers = first.get("headers") or {}
         record = {

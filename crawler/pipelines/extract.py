@@ -29,7 +29,7 @@ class ExtractPipeline:
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
-        if not adapter.get("pages"):
+        if not adapter.get("pages") or adapter.get("skip"):
             return item  # a 304: nothing to extract
         spider_source = self.crawler.spider.source
         pages = [Page(p["url"], p["text"]) for p in adapter["pages"]]
@@ -39,8 +39,11 @@ class ExtractPipeline:
                 min_words=self.min_words,
             )
         except NotAnArticle as exc:
+            # Counted here; recorded (so `--resume` need not fetch it again) and dropped by the archive.
             self.stats.inc_value(f"ccnews/skipped/{exc.reason}")
-            raise DropItem(f"not an article ({exc.reason}): {adapter['url']}") from None
+            adapter["skip"] = exc.reason
+            adapter["article"] = {"url": adapter["url"], "canonical_url": None}
+            return item
         except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
             self.stats.inc_value("ccnews/errors/extraction")
             logger.warning("extraction failed for %s: %s: %s", adapter["url"], type(exc).__name__, exc)

@@ -20,10 +20,11 @@ class TagPipeline:
     def process_item(self, item):
         adapter = ItemAdapter(item)
         article = adapter.get("article") or {}
-        if "not_modified" in article:
+        if "not_modified" in article or adapter.get("skip"):
             return item
         tags = tag(article.get("title"), article.get("text"))
         adapter["tags"] = tags.as_dict()
         if self.crawler.spider.source.keep == "relevant" and not tags.relevant:
             adapter["skip"] = "not_relevant"
+            self.crawler.stats.inc_value("ccnews/skipped/not_relevant")
         return item

@@ -76,8 +76,9 @@ class NewsSpider(scrapy.Spider):
             crawler.settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="spider")
         elif not settings.getbool("CCNEWS_PROBE"):
             # One read when the crawl opens, so the spider itself never blocks on the database.
+            # Not Scrapy's JOBDIR: here a request restored from it went out without a robots.txt check.
             with Archive(resolve_data_dir(settings.get("ARCHIVE_DATA_DIR"))) as archive:
-                spider.known = archive.known_url_keys(spider.source.id)
+                spider.known = archive.known_url_keys(spider.source.id, all_skipped=settings.getbool("CCNEWS_RESUME"))
         spider.scheduled: set[str] = set()
         return spider
 
@@ -224,7 +225,7 @@ class NewsSpider(scrapy.Spider):
         headers = {}
         known = self.known.get(key)
         if known and known.get("skipped"):
-            self._skip("already_skipped")  # judged not relevant on an earlier run
+            self._skip("already_skipped")  # judged on an earlier run: not relevant, or (resuming) not an article
             return None
         if known:
             listed = parse_date(listed_date, self.source.timezone) if listed_date else None

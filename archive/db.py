@@ -89,7 +89,6 @@ class Archive:
     def __init__(self, data_dir: str | Path, *, create: bool = True):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
-        self._depth = 0
         if not create and not self.path.exists():
             raise ArchiveError(f"no archive at {self.path}: run `ccnews crawl` or `ccnews demo` first")
         try:
@@ -123,23 +122,14 @@ class Archive:
     def transaction(self) -> Iterator[None]:
         """One atomic write; a lock held elsewhere becomes an ArchiveError after the busy timeout.
 
-        Nested calls join the outermost transaction, so a batch of writes commits once.
+        sqlite-utils' atomic(): an explicit BEGIN, and savepoints when nested, so every write inside
+        (sqlite-utils' own inserts included) commits together or not at all.
         """
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
         try:
-            with self.db.conn:
+            with self.db.atomic():
                 yield
         except sqlite3.OperationalError as exc:
             raise ArchiveError(_describe(exc, self.path)) from exc
-        finally:
-            self._depth = 0
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -310,8 +300,9 @@ class Archive:
             found = list(
                 self.db.query(
                     "select a.id, a.content_hash, a.url_key from article_urls u join articles a "
-                    f"on a.id = u.article_id where u.url_key in ({placeholders}) limit 1",
-                    keys,
+                    f"on a.id = u.article_id where u.url_key in ({placeholders}) "
+                    f"union all select id, content_hash, url_key from articles where url_key in ({placeholders}) limit 1",
+                    keys + keys,
                 )
             )
             if found:

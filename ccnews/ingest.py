@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -94,6 +95,8 @@ def _commit(server: redis.Redis, archive: Archive, batch: list[bytes], counts: C
                 store_item(archive, deserialize_item(raw), counts)
             except (ValueError, KeyError, TypeError):
                 counts["malformed"] += 1  # counted and dropped: one bad item must not block the queue
+            except sqlite3.IntegrityError:
+                counts["conflict"] += 1  # rolled back to its savepoint; the rest of the batch goes on
     pipe = server.pipeline(transaction=True)
     for raw in batch:
         pipe.lrem(PROCESSING, 1, raw)

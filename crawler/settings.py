@@ -59,6 +59,7 @@ CCNEWS_MAX_ARTICLES = 0  # stop a source after this many archived articles (0: n
 CCNEWS_LISTING_DEPTH = 5  # listing pages followed per listing, through its pagination
 CCNEWS_MAX_ARTICLE_PAGES = 20  # pages merged into one multi-page article
 CCNEWS_MIN_WORDS = 40  # shorter bodies are not articles
+CCNEWS_EXTRACT_PROCESSES = -1  # extraction worker processes; -1: one per core; 0: in the crawl process
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page
 CCNEWS_REFETCH_KNOWN = False  # True: revisit archived URLs even when nothing says they changed
 INDEX_ENABLED = True  # bring the search index up to date when a crawl closes

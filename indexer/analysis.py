@@ -20,6 +20,11 @@ from whoosh.support.charset import accent_map
 
 from archive.uccn import place_words
 
+# Put before a text that is not Indonesian: its words are indexed unstemmed (Sastrawi on German or
+# Korean words is slow and finds false roots). The indexer adds it; the tokenizer drops it.
+NO_STEM = "\x02nostem\x03"
+INDONESIAN = {"id", "ms", "jv", "su"}  # Sastrawi's rules fit Indonesian and its close neighbours
+
 _THAI_RUN = r"[\u0e01-\u0e4e]+"
 _WORD = r"\w+(?:[.'’]\w+)*"
 _TOKEN = re.compile(f"({_THAI_RUN})|({_WORD})")
@@ -64,6 +69,10 @@ class MixedTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        nostem = value.startswith(NO_STEM)
+        if nostem:
+            value = value[len(NO_STEM):]
+            start_char += len(NO_STEM)
         if not tokenize:
             t.original = t.text = value
             t.boost = 1.0
@@ -85,11 +94,12 @@ class MixedTokenizer(Tokenizer):
                         continue
                     start = value.find(word, offset)
                     offset = start + len(word)
-                    yield self._token(t, word, pos, start_char + start, positions, chars, keeporiginal, False)
+                    yield self._token(t, word, pos, start_char + start, positions, chars, keeporiginal, nostem)
                     pos += 1
             else:
                 word = m.group(2)
-                proper = word[:1].isupper() and not word.isupper() and not _SENTENCE_END.search(value[max(0, m.start() - 3) : m.start()]) and m.start() > 0
+                proper = nostem or (word[:1].isupper() and not word.isupper() and m.start() > 0
+                                    and not _SENTENCE_END.search(value[max(0, m.start() - 3) : m.start()]))
                 yield self._token(t, word, pos, start_char + m.start(), positions, chars, keeporiginal, proper)
                 pos += 1
 

@@ -24,11 +24,11 @@ from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
-from indexer.analysis import exact_analyzer, stem, stem_analyzer, stop_words
+from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 LOCK_WAIT_S = 60.0
@@ -93,12 +93,13 @@ def _utc_naive(value: str | None) -> datetime | None:
 
 def _document(row: dict[str, Any]) -> dict[str, Any]:
     title, text = row.get("title") or "", row.get("text") or ""
+    mark = "" if (row.get("language") or "id") in INDONESIAN else NO_STEM
     doc = {
         "id": str(row["id"]),
         "source": row["source"],
         "url": row["url"],
-        "title": title,
-        "text": text,
+        "title": mark + title,
+        "text": mark + text,
         "title_exact": title,
         "text_exact": text,
         "language": row.get("language") or "",
@@ -411,7 +412,7 @@ def search(
             hits = [
                 Hit(
                     id=int(r["id"]), score=None if sort == "date" else round(r.score, 4),
-                    source=r["source"], title=r.get("title") or "", url=r["url"],
+                    source=r["source"], title=(r.get("title") or "").removeprefix(NO_STEM), url=r["url"],
                     published=r.get("published"), language=r.get("language") or "", group=r.get("group") or int(r["id"]),
                     cities=[c for c in (r.get("city") or "").split(",") if c],
                     fields=[f for f in (r.get("field") or "").split(",") if f],

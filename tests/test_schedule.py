@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,7 +35,11 @@ def slow(sites, delay="0.4"):
 
 
 def runs(data: Path) -> list[dict]:
-    return list(sqlite_utils.Database(data / "archive.db").query("select * from crawl_runs order by id"))
+    """The recorded runs; none yet while the crawl is still creating the archive."""
+    try:
+        return list(sqlite_utils.Database(data / "archive.db").query("select * from crawl_runs order by id"))
+    except sqlite3.OperationalError:  # no crawl_runs table yet
+        return []
 
 
 def wait_for(predicate, timeout=120.0, step=0.2):

@@ -104,3 +104,28 @@ def test_malformed_registry_on_the_command_line_is_one_line(tmp_path):
     assert result.returncode == 1
     assert f"{bad}, source #1 (x), field 'homepage'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_article_and_its_pages_and_urls_commit_together_or_not_at_all(tmp_path):
+    from archive import Archive
+
+    with Archive(tmp_path) as archive:
+        with pytest.raises(RuntimeError):
+            with archive.transaction():
+                archive.store_article({"url": "http://127.0.0.1:1/read/1/a", "source": "s", "title": "A", "text": "x"},
+                                      pages=[{"url": "http://127.0.0.1:1/read/1/a", "body": b"<html></html>"}])
+                raise RuntimeError("the process dies here")
+        counts = [archive.db[t].count for t in ("articles", "article_urls", "raw_pages")]
+    assert counts == [0, 0, 0]
+
+
+def test_storing_the_same_item_twice_keeps_one_record(tmp_path):
+    from archive import Archive
+
+    record = {"url": "http://127.0.0.1:1/read/1/a?utm_source=x", "source": "s", "title": "A", "text": "x"}
+    with Archive(tmp_path) as archive:
+        assert archive.store_article(dict(record), pages=[])[0] == "new"
+        archive.db.execute("delete from article_urls")  # as if only the article row had been written
+        archive.db.conn.commit()
+        assert archive.store_article(dict(record), pages=[])[0] == "unchanged"
+        assert archive.db["articles"].count == 1

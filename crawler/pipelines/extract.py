@@ -1,8 +1,17 @@
-"""Text and metadata from an article's pages, with trafilatura."""
+"""Text, metadata and tags from an article's pages: trafilatura, in worker processes.
+
+Extraction is CPU work; with `CCNEWS_EXTRACT_PROCESSES` > 0 it runs in a process pool so the crawl
+(downloads, parsing of feeds and listings, archive writes) never waits on it and both cores work.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
@@ -11,48 +20,74 @@ from crawler.dates import parse_date
 from crawler.discovery import host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
 
-
 logger = logging.getLogger(__name__)
 
 
-class ExtractPipeline:
-    """Sets `item["article"]`; drops pages that are not articles and counts why."""
+def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int) -> tuple[str, Any, Any]:
+    """("ok", article, tags), ("skip", reason, None) or ("error", message, None): what a worker returns."""
+    from crawler.tagging import tag
 
-    def __init__(self, crawler, min_words: int):
+    try:
+        article = extract_article([Page(u, h) for u, h in pages], timezone=timezone, language=language, min_words=min_words)
+    except NotAnArticle as exc:
+        return "skip", exc.reason, None
+    except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
+        return "error", f"{type(exc).__name__}: {exc}", None
+    return "ok", article, tag(article.get("title"), article.get("text")).as_dict()
+
+
+class ExtractPipeline:
+    """Sets `item["article"]` and `item["tags"]`; marks pages that are not articles and counts why."""
+
+    def __init__(self, crawler, min_words: int, processes: int):
         self.crawler = crawler
         self.stats = crawler.stats
         self.min_words = min_words
+        self.processes = processes
+        self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler, crawler.settings.getint("CCNEWS_MIN_WORDS"))
+        n = crawler.settings.getint("CCNEWS_EXTRACT_PROCESSES", -1)
+        if n < 0:
+            n = os.cpu_count() or 1
+        return cls(crawler, crawler.settings.getint("CCNEWS_MIN_WORDS"), n)
 
-    def process_item(self, item):
+    def open_spider(self):
+        if self.processes > 0:
+            # "spawn": workers do not inherit the reactor, its threads or open sockets.
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+
+    def close_spider(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item):
         adapter = ItemAdapter(item)
         if not adapter.get("pages") or adapter.get("skip"):
             return item  # a 304: nothing to extract
-        spider_source = self.crawler.spider.source
-        pages = [Page(p["url"], p["text"]) for p in adapter["pages"]]
-        try:
-            article = extract_article(
-                pages, timezone=spider_source.timezone, language=spider_source.language,
-                min_words=self.min_words,
-            )
-        except NotAnArticle as exc:
+        source = self.crawler.spider.source
+        args = ([(p["url"], p["text"]) for p in adapter["pages"]], source.timezone, source.language, self.min_words)
+        if self.pool is not None:
+            status, value, tags = await asyncio.get_running_loop().run_in_executor(self.pool, extract_and_tag, *args)
+        else:
+            status, value, tags = extract_and_tag(*args)
+        if status == "skip":
             # Counted here; recorded (so `--resume` need not fetch it again) and dropped by the archive.
-            self.stats.inc_value(f"ccnews/skipped/{exc.reason}")
-            adapter["skip"] = exc.reason
+            self.stats.inc_value(f"ccnews/skipped/{value}")
+            adapter["skip"] = value
             adapter["article"] = {"url": adapter["url"], "canonical_url": None}
             return item
-        except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
+        if status == "error":
             self.stats.inc_value("ccnews/errors/extraction")
-            logger.warning("extraction failed for %s: %s: %s", adapter["url"], type(exc).__name__, exc)
-            raise DropItem(f"extraction failed: {adapter['url']}") from None
-        if article["canonical_url"] and not host_allowed(article["canonical_url"], spider_source.allowed_domains):
+            logger.warning("extraction failed for %s: %s", adapter["url"], value)
+            raise DropItem(f"extraction failed: {adapter['url']}")
+        article = value
+        if article["canonical_url"] and not host_allowed(article["canonical_url"], source.allowed_domains):
             # A republished copy pointing at the original outlet stays a record of its own.
             article["canonical_url"] = None
         if not article["published"] and adapter.get("listed_date"):
-            dt = parse_date(adapter["listed_date"], spider_source.timezone)
+            dt = parse_date(adapter["listed_date"], source.timezone)
             article["published"] = dt.isoformat() if dt else None
         since = self.crawler.spider.since
         published = parse_date(article["published"]) if article["published"] else None
@@ -60,4 +95,8 @@ class ExtractPipeline:
             self.stats.inc_value("ccnews/skipped/before_since")
             raise DropItem(f"published before --since: {adapter['url']}")
         adapter["article"] = article
+        adapter["tags"] = tags
+        # The decoded text went to the extractor; the archive keeps the bytes.
+        for page in adapter["pages"]:
+            page.pop("text", None)
         return item

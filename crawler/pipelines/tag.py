@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from crawler.tagging import tag
+from crawler.tagging import RELEVANT, tag
 
 
 class TagPipeline:
@@ -22,9 +22,9 @@ class TagPipeline:
         article = adapter.get("article") or {}
         if "not_modified" in article or adapter.get("skip"):
             return item
-        tags = tag(article.get("title"), article.get("text"))
-        adapter["tags"] = tags.as_dict()
-        if self.crawler.spider.source.keep == "relevant" and not tags.relevant:
+        if not adapter.get("tags"):  # the extraction worker usually tagged it already
+            adapter["tags"] = tag(article.get("title"), article.get("text")).as_dict()
+        if self.crawler.spider.source.keep == "relevant" and adapter["tags"]["relevance"] < RELEVANT:
             adapter["skip"] = "not_relevant"
             self.crawler.stats.inc_value("ccnews/skipped/not_relevant")
         return item

@@ -59,6 +59,16 @@ def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, A
     return summary
 
 
+def count_item_errors(crawler):
+    """A handler for `item_error`: a pipeline raised, the article is lost for this run, and the
+    run must say so."""
+
+    def handler(item, response, spider, failure):
+        crawler.stats.inc_value(f"ccnews/errors/item_{failure.type.__name__}")
+
+    return handler
+
+
 class RunRecorder:
     """Writes a crawl_runs row when a spider opens and fills it in when it closes."""
 
@@ -75,12 +85,8 @@ class RunRecorder:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(count_item_errors(crawler), signal=signals.item_error, weak=False)
         return ext
-
-    def item_error(self, item, response, spider, failure):
-        # A pipeline raised: the article is lost for this run, and the run must say so.
-        self.crawler.stats.inc_value(f"ccnews/errors/item_{failure.type.__name__}")
 
     def spider_opened(self, spider):
         with Archive(self.data_dir) as archive:
@@ -152,16 +158,13 @@ class RunToRedis:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(count_item_errors(crawler), signal=signals.item_error, weak=False)
         return ext
 
     def spider_opened(self, spider):
         from archive.db import now_iso
 
         self.started = now_iso()
-
-    def item_error(self, item, response, spider, failure):
-        self.crawler.stats.inc_value(f"ccnews/errors/item_{failure.type.__name__}")
 
     def spider_closed(self, spider, reason):
         import json

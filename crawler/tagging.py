@@ -179,23 +179,17 @@ def tag(title: str | None, text: str | None) -> Tags:
     mentions: Counter = Counter()
     title_mentions: set[str] = set()
     cities_by_key: dict[str, uccn.City] = {}
-    for match in m.names.finditer(full):
-        matched = match.group(1)
-        for city in m.by_name.get(_key(matched), []):
-            if _accept(full, match.start(), match.end(), city, matched, has_network):
-                key = f"{city.name}|{city.field}"
-                cities_by_key[key] = city
-                mentions[key] += 1
-                if match.start() < len(title):
-                    title_mentions.add(key)
-    for name, city in m.thai_names:
-        for found in re.finditer(re.escape(name), full):
-            if _accept(full, found.start(), found.end(), city, name, has_network):
-                key = f"{city.name}|{city.field}"
-                cities_by_key[key] = city
-                mentions[key] += 1
-                if found.start() < len(title):
-                    title_mentions.add(key)
+    latin = ((match.start(), match.end(), match.group(1), city)
+             for match in m.names.finditer(full) for city in m.by_name.get(_key(match.group(1)), []))
+    thai = ((found.start(), found.end(), name, city)
+            for name, city in m.thai_names for found in re.finditer(re.escape(name), full))
+    for start, end, matched, city in (*latin, *thai):
+        if _accept(full, start, end, city, matched, has_network):
+            key = f"{city.name}|{city.field}"
+            cities_by_key[key] = city
+            mentions[key] += 1
+            if start < len(title):
+                title_mentions.add(key)
 
     # A city designated for several fields (or listed twice) is one city for the reader.
     per_city: dict[str, dict[str, Any]] = {}

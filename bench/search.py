@@ -1,0 +1,114 @@
+"""Index build rate and search latency at N synthetic articles, with SQLite FTS5 on the same corpus
+as the reference; and the whole-process time of `ccnews search`.
+
+    python bench/search.py --articles 100000
+
+Prints p50 and p95 per query kind (50 runs each) and the ratio to FTS5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+COMMON = ("kota kreatif batik pekalongan unesco jejaring kerajinan kesenian rakyat festival pameran perajin motif "
+          "desain musik sastra kuliner wisata budaya ekonomi pemerintah wali warga pelatihan promosi komunitas "
+          "anak muda pasar galeri museum tradisi warisan dunia delegasi").split()
+
+
+def corpus(n: int, seed: int = 5):
+    rng = random.Random(seed)
+    vocab = COMMON + [f"kata{i}" for i in range(20_000)]
+    weights = [1.0 / (i + 1) for i in range(len(vocab))]  # Zipf-like
+    start = datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=7)))
+    for i in range(n):
+        words = rng.choices(vocab, weights=weights, k=250)
+        yield {
+            "id": i + 1, "url": f"http://127.0.0.1/read/{i}/a", "url_key": f"127.0.0.1/read/{i}/a",
+            "source": f"src{i % 20}", "title": " ".join(rng.choices(vocab[:400], k=8)), "text": " ".join(words),
+            "published": (start + timedelta(minutes=37 * i)).isoformat(), "language": "id",
+            "authors": "[]", "tags": "[]", "cities": "[]", "fields": "[]", "relevance": 0.0,
+            "content_hash": str(i), "indexed": 0, "group_id": i + 1,
+        }
+
+
+def timed(fn, runs: int = 50) -> tuple[float, float]:
+    fn()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=20_000)
+    args = ap.parse_args()
+    from archive import Archive
+    from indexer import Filters, rebuild, search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        with Archive(data) as archive:
+            t0 = time.perf_counter()
+            archive.db["articles"].insert_all(corpus(args.articles), batch_size=2000)
+            load_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rebuild(archive, data)
+            whoosh_build = args.articles / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            archive.db["articles"].enable_fts(["title", "text"], create_triggers=False, tokenize="unicode61")
+            fts_build = args.articles / (time.perf_counter() - t0)
+            db = archive.db
+            since = datetime(2021, 1, 1, tzinfo=timezone.utc)
+            until = datetime(2021, 6, 30, tzinfo=timezone.utc)
+            queries = {
+                "single term": ("pameran", None, "relevance", "pameran", ""),
+                "two terms": ("batik festival", None, "relevance", "batik festival", ""),
+                "phrase": ('"kota kreatif"', None, "relevance", '"kota kreatif"', ""),
+                "term + source": ("pameran", Filters(sources=("src3",)), "relevance", "pameran", " and a.source = 'src3'"),
+                "term + date range": ("pameran", Filters(since=since, until=until), "relevance", "pameran",
+                                      " and a.published between '2021-01-01' and '2021-06-30'"),
+                "sorted by date": ("pameran", None, "date", "pameran", ""),
+            }
+            rows = []
+            for name, (q, filters, sort, fts_q, where) in queries.items():
+                w50, w95 = timed(lambda: search(data, q, filters, limit=20, sort=sort, snippets=False))
+                order = "a.published desc" if sort == "date" else "rank"
+                sql = (f"select a.id from articles_fts f join articles a on a.rowid = f.rowid where articles_fts match ?"
+                       f"{where} order by {order} limit 20")
+                f50, f95 = timed(lambda: list(db.execute(sql, [fts_q])))
+                rows.append((name, w50, w95, f50, f95))
+        env_data = str(data)
+        whole = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "ccnews", "search", "pameran", "--json", "--data-dir", env_data],
+                           cwd=REPO, capture_output=True, check=True)
+            whole.append(time.perf_counter() - t0)
+    print(f"articles {args.articles}; loaded in {load_s:.1f} s")
+    print(f"index build docs/s: Whoosh {whoosh_build:.0f}, FTS5 {fts_build:.0f} (ratio {whoosh_build / fts_build:.3f})")
+    print(f"{'query':20} {'whoosh p50':>11} {'p95':>8} {'fts5 p50':>9} {'p95':>8} {'ratio p50':>10}")
+    for name, w50, w95, f50, f95 in rows:
+        print(f"{name:20} {w50:9.1f}ms {w95:6.1f}ms {f50:7.1f}ms {f95:6.1f}ms {w50 / max(f50, 0.01):9.1f}x")
+    print(f"`ccnews search` whole process: median {statistics.median(whole):.2f} s")
+    print(json.dumps({"rows": rows}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

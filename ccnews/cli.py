@@ -1065,4 +1065,6 @@ def demo(query, data_dir):
     for h in hits:
         date = h.published.date().isoformat() if h.published else "----------"
         out.print(f"{date}  {h.source:<12} {escape(h.title)}\n            {h.url}")
+        for c in h.copies:
+            out.print(f"            [dim]copy: {escape(c['source'])} {c['url']}[/dim]")
     err.print(f"\ntry: ccnews search --data-dir {data} 'batik' --sort date")

@@ -15,6 +15,7 @@ def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):
     multi = [r for r in rows if r["pages"] == 3]
     assert len(multi) == 1 and "Wali Kota Pekalongan berharap" in multi[0]["text"]
     assert "Kejar Kota Kreatif" in result.stdout  # the sample search printed it
+    assert "copy: demo-city" in result.stdout  # once, with the city's republished copy under it
     assert "crawl summary" in result.stdout
 
 

@@ -7,8 +7,6 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import dateparser
-
 # Oldest date we believe for an online news article; anything before is a parsing accident.
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 
@@ -84,6 +82,8 @@ def _parse_free(text: str, tz: str) -> datetime | None:
         text = _YEAR_RE.sub(lambda y: str(int(y.group(1)) - _BE_OFFSET), text)
     text = re.sub(r"\s*[|•·]\s*|\s+-\s+", " ", text).strip(" ,")
     settings = {"DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month", "year"]}
+    import dateparser  # only for dates printed in words; ISO dates, the common case, never load it
+
     try:
         dt = dateparser.parse(text, languages=["id", "th", "en"], settings=settings)
     except Exception:  # dateparser raises assorted errors on odd input

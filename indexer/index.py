@@ -28,7 +28,7 @@ from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, stem, stem_ana
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 5
+INDEX_VERSION = 4
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 LOCK_WAIT_S = 60.0
@@ -70,7 +70,8 @@ def schema(parsing: bool = False) -> Schema:
         city=KEYWORD(commas=True, lowercase=True, stored=True),
         field=KEYWORD(commas=True, lowercase=True, stored=True),
         relevance=NUMERIC(float, stored=True),
-        group=NUMERIC(int, stored=True),
+        group=NUMERIC(int, stored=True, sortable=True),
+        copy_rank=NUMERIC(int, sortable=True),  # 0 for a group's original, 1 for its copies
     )
 
 
@@ -108,6 +109,7 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
         "field": ",".join(json.loads(row.get("fields") or "[]")),
         "relevance": float(row.get("relevance") or 0.0),
         "group": int(row.get("group_id") or row["id"]),
+        "copy_rank": 0 if int(row.get("group_id") or row["id"]) == int(row["id"]) else 1,
     }
     published = _utc_naive(row.get("published"))
     if published:
@@ -393,16 +395,18 @@ def search(
     try:
         with ix.searcher() as searcher:
             q = parse_query(text, searcher.reader())
-            # Filters go to Whoosh's filter (cheap); copies are collapsed here rather than with
-            # Whoosh's collapse, which its filter collector skips. Fetch extra hits so that
-            # collapsing still leaves `limit` stories.
-            fetch = None if (limit is None or all_copies) else limit * COLLAPSE_OVERFETCH
-            kwargs: dict[str, Any] = {"limit": fetch if not all_copies else limit, "terms": True,
-                                      "filter": _filter_query(filters)}
+            kwargs: dict[str, Any] = {"limit": limit, "terms": True}
+            restrict = _filter_query(filters)
+            if restrict is not None:
+                # Not `filter=`: Whoosh 2.7's filter collector skips collapsing. A constant-score
+                # clause restricts the same way and leaves the ranking as it was.
+                q = wq.And([q, wq.ConstantScoreQuery(restrict, 0.0)])
             if sort == "date":
                 kwargs.update(sortedby="published", reverse=True)
+            if not all_copies:
+                # One hit per group, and the original stands for it when it matches too.
+                kwargs.update(collapse="group", collapse_limit=1, collapse_order="copy_rank")
             results = searcher.search(q, **kwargs)
-            picked = list(results) if all_copies else _one_per_group(results, limit)
             results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
             results.formatter = _Marker()
             hits = [
@@ -414,12 +418,12 @@ def search(
                     fields=[f for f in (r.get("field") or "").split(",") if f],
                     relevance=r.get("relevance") or 0.0,
                 )
-                for r in picked
+                for r in results
             ]
-            total = len(hits) if limit is None else results.estimated_length()
+            total = len(results) if limit is None else results.estimated_length()
             if archive is not None and hits:
                 rows = archive.get_articles([h.id for h in hits])
-                for hit, r in zip(hits, picked):
+                for hit, r in zip(hits, results):
                     row = rows.get(hit.id) or {}
                     hit.cities = json.loads(row.get("cities") or "[]")
                     hit.fields = json.loads(row.get("fields") or "[]")
@@ -435,24 +439,6 @@ def search(
     except _CORRUPTION as exc:
         raise _damaged(index_dir(data_dir), exc) from exc
     return Results(hits, total, suggestion)
-
-
-COLLAPSE_OVERFETCH = 4
-
-
-def _one_per_group(results, limit: int | None) -> list:
-    """One hit per syndication group, in ranking order, the group's original standing for it
-    when the original matched too."""
-    first: dict[int, int] = {}
-    picked: list = []
-    for r in results:
-        group = r.get("group") or int(r["id"])
-        if group not in first:
-            first[group] = len(picked)
-            picked.append(r)
-        elif int(r["id"]) == group:
-            picked[first[group]] = r  # the original takes its copy's place
-    return picked if limit is None else picked[:limit]
 
 
 def _suggest(searcher, text: str) -> str | None:

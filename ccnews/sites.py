@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import html
 import json
+import sys
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -46,7 +47,13 @@ class SiteServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # A crawler that hangs up (or is killed) mid-request is no error of the site's.
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server((LOOPBACK, port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -421,10 +421,6 @@ class Archive:
                 ids_and_hashes,
             )
 
-    def mark_all_unindexed(self) -> None:
-        with self.transaction():
-            self.db.execute("update articles set indexed = 0")
-
     def count_unindexed(self) -> int:
         return self.db.execute("select count(*) from articles where indexed = 0").fetchone()[0]
 

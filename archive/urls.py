@@ -37,7 +37,3 @@ def url_key(url: str) -> str:
         path = path.rsplit("/", 1)[0] or "/"
     return urlunsplit(("", host, path, parts.query, "")).lstrip("/")
 
-
-def same_site(url: str, other: str) -> bool:
-    """Whether two URLs are on the same host, ignoring `www.`."""
-    return url_key(url).split("/", 1)[0] == url_key(other).split("/", 1)[0]

@@ -30,7 +30,6 @@ LOCK_ENV = "CCNEWS_LOCK_HELD"  # set for a crawl started by the scheduler: it al
 class Status:
     source: str
     rule: str  # "every 6h", "cron 30 7 * * *"
-    interval_s: int | None  # the (possibly adapted) interval, for "every" rules
     last: dict[str, Any] | None
     next_due: datetime
     running: bool
@@ -117,7 +116,6 @@ def status(archive: Archive, data_dir: Path, registry: dict[str, Source], now: d
     for src in registry.values():
         last = last_runs.get(src.id)
         started = _parse(last["started"]) if last else None
-        interval = None
         if src.schedule:
             rule = f"cron {src.schedule}"
             base = started or (now - timedelta(days=366))
@@ -129,7 +127,7 @@ def status(archive: Archive, data_dir: Path, registry: dict[str, Source], now: d
             interval = adapted_interval(archive, src, base) if src.adapt else base
             rule = f"every {src.every or DEFAULT_EVERY}" + (f" (adapted: {_human(interval)})" if interval != base else "")
             next_due = started + timedelta(seconds=interval) if started else now
-        out.append(Status(src.id, rule, interval, last, next_due, is_running(data_dir, src.id)))
+        out.append(Status(src.id, rule, last, next_due, is_running(data_dir, src.id)))
     return out
 
 
@@ -207,7 +205,7 @@ def start_due(data_dir: Path, statuses: list[Status], now: datetime, sources_fil
 
 def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: dict[str, Source],
              sources_file: Path | None, every: float = 60.0, say: Callable[[str], None] = print,
-             max_ticks: int | None = None, max_running: int = DEFAULT_MAX_RUNNING) -> None:
+             max_running: int = DEFAULT_MAX_RUNNING) -> None:
     """Tick until SIGINT or SIGTERM; then stop the crawls it started and record them interrupted."""
     stopping = {"flag": False}
     children: dict[int, tuple[subprocess.Popen, str]] = {}
@@ -216,7 +214,6 @@ def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: d
         stopping["flag"] = True
 
     old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    ticks = 0
     try:
         while not stopping["flag"]:
             with archive_factory() as archive:
@@ -230,9 +227,6 @@ def run_loop(archive_factory: Callable[[], Archive], data_dir: Path, registry: d
                 if proc.poll() is not None:
                     say(f"{src} ended (exit {proc.returncode})")
                     del children[pid]
-            ticks += 1
-            if max_ticks and ticks >= max_ticks:
-                break
             deadline = time.monotonic() + every
             while not stopping["flag"] and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -141,6 +141,28 @@ class StopFilter(Filter):
             yield t
 
 
+class PairFilter(Filter):
+    """Each token joined to the next ("kota kreatif"): a two-word phrase becomes one term to look
+    up, instead of two long posting lists intersected and their positions compared."""
+
+    def __call__(self, tokens):
+        prev = None
+        for t in tokens:
+            word = t.text
+            if prev is not None:
+                t.text = f"{prev} {word}"
+                yield t
+            prev = word
+
+
+def pair(first: str, second: str) -> str:
+    return f"{first} {second}"
+
+
+def pairs_analyzer():
+    return exact_analyzer() | PairFilter()
+
+
 def exact_analyzer():
     return MixedTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
 

@@ -5,7 +5,9 @@ Every Whoosh call of ccnews is in this package, so the engine can be swapped.
 
 from __future__ import annotations
 
+import calendar
 import json
+import os
 import re
 import shutil
 import struct
@@ -13,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +26,19 @@ from whoosh.index import EmptyIndexError, LockError
 from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
-from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, stem, stem_analyzer, stop_words
+from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 4
+INDEX_VERSION = 6
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
+MP_MIN = 5000  # below this many articles, starting writer processes costs more than it saves
 LOCK_WAIT_S = 60.0
 
 SEARCH_FIELDS = ["title", "text"]
 EXACT = {"title": "title_exact", "text": "text_exact"}
+PAIRS = {"title_exact": "title_pairs", "text_exact": "text_pairs"}
 FIELD_ALIASES = {"lang": "language", "tag": "tags", "author": "authors"}
 QUERY_FIELDS = {"title", "text", "source", "language", "authors", "tags", "url", "city", "field"}
 # A word written with a capital inside sentences at least this often is taken for a name, not
@@ -59,11 +63,18 @@ def schema(parsing: bool = False) -> Schema:
         id=ID(stored=True, unique=True),
         source=ID(stored=True),
         url=STORED(),
-        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0, phrase=True),
-        text=TEXT(analyzer=stemmed, stored=False, phrase=True),
+        # Phrases search the exact fields, so the stemmed ones keep frequencies, not positions.
+        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0, phrase=False),
+        text=TEXT(analyzer=stemmed, stored=False, phrase=False),
         title_exact=TEXT(analyzer=exact, field_boost=2.0, phrase=True),
         text_exact=TEXT(analyzer=exact, phrase=True, spelling=True),
+        # Adjacent word pairs: a phrase is looked up, not assembled from positions.
+        title_pairs=TEXT(analyzer=pairs_analyzer(), field_boost=2.0, phrase=False),
+        text_pairs=TEXT(analyzer=pairs_analyzer(), phrase=False),
         published=DATETIME(stored=True, sortable=True),
+        # Minutes since 1970 for date ranges: a 32-bit trie splits a range into tens of terms,
+        # where the 64-bit microsecond DATETIME needs hundreds.
+        minute=NUMERIC(int, bits=32, signed=True),
         language=ID(stored=True),
         authors=KEYWORD(commas=True, lowercase=True, scorable=True),
         tags=KEYWORD(commas=True, lowercase=True, scorable=True),
@@ -102,6 +113,8 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
         "text": mark + text,
         "title_exact": title,
         "text_exact": text,
+        "title_pairs": title,
+        "text_pairs": text,
         "language": row.get("language") or "",
         "authors": ",".join(json.loads(row.get("authors") or "[]")),
         "tags": ",".join(json.loads(row.get("tags") or "[]")),
@@ -114,11 +127,39 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
     published = _utc_naive(row.get("published"))
     if published:
         doc["published"] = published
+        doc["minute"] = _minute(published)
     return doc
 
 
-def _write_version(path: Path) -> None:
-    (path / VERSION_FILE).write_text(json.dumps({"version": INDEX_VERSION}))
+def _minute(dt: datetime) -> int:
+    """Minutes since 1970 of a naive UTC datetime."""
+    return int(calendar.timegm(dt.timetuple()) // 60)
+
+
+def _write_version(path: Path, latest: datetime | None = None) -> None:
+    meta = {"version": INDEX_VERSION}
+    if latest is not None:
+        meta["latest"] = latest.isoformat()
+    tmp = path / (VERSION_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, path / VERSION_FILE)
+
+
+def _latest(path: Path) -> datetime | None:
+    """The newest publication date indexed (never older than the truth: it is recorded before each
+    commit), where date-sorted searches start looking back from."""
+    try:
+        value = json.loads((path / VERSION_FILE).read_text()).get("latest")
+        return datetime.fromisoformat(value) if value else None
+    except (OSError, ValueError):
+        return None
+
+
+def _note_latest(path: Path, docs: list[dict[str, Any]]) -> None:
+    newest = max((d["published"] for d in docs if d.get("published")), default=None)
+    current = _latest(path)
+    if newest is not None and (current is None or newest > current):
+        _write_version(path, newest)
 
 
 def _damaged(path: Path, exc: BaseException) -> IndexProblem:
@@ -176,8 +217,10 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
     for batch in archive.unindexed(BATCH):
         writer = _writer(ix)
         try:
-            for row in batch:
-                writer.update_document(**_document(row))
+            docs = [_document(row) for row in batch]
+            for doc in docs:
+                writer.update_document(**doc)
+            _note_latest(index_dir(data_dir), docs)  # under the writer's lock
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -200,15 +243,23 @@ def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], No
     ids = archive.article_ids()
     done = 0
     hashes: list[tuple[int, str]] = []
-    writer = ix.writer(limitmb=512, compound=False)
+    latest: datetime | None = None
+    # Bulk: one writer process per core, each leaving its own segment (merging them afterwards
+    # would cost as much again as the build; searches read a few segments at no real cost).
+    procs = min(os.cpu_count() or 1, 4) if len(ids) >= MP_MIN else 1
+    writer = ix.writer(procs=procs, multisegment=procs > 1, limitmb=256, compound=False)
     for start in range(0, len(ids), BATCH):
         rows = archive.get_articles(ids[start : start + BATCH])
         for row in rows.values():
-            writer.add_document(**_document(row))
+            doc = _document(row)
+            writer.add_document(**doc)
             hashes.append((row["id"], row["content_hash"]))
+            if doc.get("published") and (latest is None or doc["published"] > latest):
+                latest = doc["published"]
         done += len(rows)
         if progress:
             progress(done)
+    _write_version(fresh, latest)
     writer.commit()
     old = Path(data_dir) / (INDEX_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -320,16 +371,20 @@ def _is_proper(word: str, reader) -> bool:
 
 
 def _transform(q, reader):
-    """Words search stemmed and exact forms; phrases search the exact fields only."""
+    """Words search the stemmed fields (stem and word); phrases and stop words the exact fields."""
     if isinstance(q, wq.Phrase) and q.fieldname in EXACT:
-        return wq.Phrase(EXACT[q.fieldname], q.words, slop=q.slop, boost=q.boost)
+        return _phrase(EXACT[q.fieldname], q.words, q.slop, q.boost)
     if isinstance(q, wq.Term) and q.fieldname in EXACT:
         word = q.text
-        exact = wq.Term(EXACT[q.fieldname], word, boost=q.boost)
-        if word in stop_words():
-            return exact
+        if word in stop_words():  # dropped from the stemmed fields
+            return wq.Term(EXACT[q.fieldname], word, boost=q.boost)
         stemmed = word if _is_proper(word, reader) else stem(word)
-        return wq.Or([wq.Term(q.fieldname, stemmed, boost=q.boost), exact])
+        if stemmed == word:
+            return wq.Term(q.fieldname, word, boost=q.boost)
+        # The stemmed fields hold the stem for Indonesian text and the word itself for names and
+        # other languages: both forms there find everything the exact field would, with one
+        # posting list fewer to walk per word.
+        return wq.Or([wq.Term(q.fieldname, stemmed, boost=q.boost), wq.Term(q.fieldname, word, boost=q.boost)])
     if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)) and q.fieldname in EXACT:
         q.fieldname = EXACT[q.fieldname]
         return q
@@ -344,6 +399,22 @@ def _transform(q, reader):
     return q
 
 
+def _phrase(fieldname: str, words: list[str], slop: int, boost: float):
+    """A phrase through the word-pair field: two words are one term; longer phrases intersect
+    their pairs first and compare positions only where all the pairs occur."""
+    if slop != 1 or len(words) < 2:
+        return wq.Phrase(fieldname, words, slop=slop, boost=boost)
+    pairs = [wq.Term(PAIRS[fieldname], pair(a, b), boost=boost) for a, b in zip(words, words[1:])]
+    if len(pairs) == 1:
+        return pairs[0]
+    return wq.And([*pairs, wq.ConstantScoreQuery(wq.Phrase(fieldname, words, slop=slop), 0.0)])
+
+
+def _minute_range(start: datetime | None, end: datetime | None):
+    """Articles published from `start` to `end` (naive UTC, to the minute)."""
+    return wq.NumericRange("minute", _minute(start) if start else None, _minute(end) if end else None)
+
+
 def _filter_query(filters: Filters):
     parts = []
     if filters.sources:
@@ -351,7 +422,7 @@ def _filter_query(filters: Filters):
     if filters.since or filters.until:
         start = filters.since.astimezone(timezone.utc).replace(tzinfo=None) if filters.since else None
         end = filters.until.astimezone(timezone.utc).replace(tzinfo=None) if filters.until else None
-        parts.append(wq.DateRange("published", start, end))
+        parts.append(_minute_range(start, end))
     if filters.language:
         parts.append(wq.Term("language", filters.language))
     if filters.cities:
@@ -388,47 +459,29 @@ def search(
     """Articles matching `text` and `filters`, best first (or newest first with sort='date').
 
     Syndicated copies collapse into their group's best hit, with the others in `copies`, unless
-    `all_copies`.
+    `all_copies`. `total` is exact when every match is listed (limit=None), else Whoosh's estimate.
     """
     filters = filters or Filters()
     ix = open_index(data_dir)
     try:
         with ix.searcher() as searcher:
             q = parse_query(text, searcher.reader())
-            kwargs: dict[str, Any] = {"limit": limit, "terms": True}
             restrict = _filter_query(filters)
-            if restrict is not None:
-                # Not `filter=`: Whoosh 2.7's filter collector skips collapsing. A constant-score
-                # clause restricts the same way and leaves the ranking as it was.
-                q = wq.And([q, wq.ConstantScoreQuery(restrict, 0.0)])
-            if sort == "date":
-                kwargs.update(sortedby="published", reverse=True)
-            if not all_copies:
-                # One hit per group, and the original stands for it when it matches too.
-                kwargs.update(collapse="group", collapse_limit=1, collapse_order="copy_rank")
-            results = searcher.search(q, **kwargs)
-            results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            results.formatter = _Marker()
-            hits = [
-                Hit(
-                    id=int(r["id"]), score=None if sort == "date" else round(r.score, 4),
-                    source=r["source"], title=(r.get("title") or "").removeprefix(NO_STEM), url=r["url"],
-                    published=r.get("published"), language=r.get("language") or "", group=r.get("group") or int(r["id"]),
-                    cities=[c for c in (r.get("city") or "").split(",") if c],
-                    fields=[f for f in (r.get("field") or "").split(",") if f],
-                    relevance=r.get("relevance") or 0.0,
-                )
-                for r in results
-            ]
-            total = len(results) if limit is None else results.estimated_length()
+            if sort == "date" and limit is not None:
+                found = _newest(searcher, q, restrict, filters, limit, all_copies, _latest(index_dir(data_dir)))
+            else:
+                found = _best(searcher, q, restrict, limit, sort, all_copies)
+            hits = [_hit(fields, score, sort) for fields, score in found]
+            total = len(hits) if limit is None else max(len(hits), _estimate(searcher, q))
             if archive is not None and hits:
                 rows = archive.get_articles([h.id for h in hits])
-                for hit, r in zip(hits, results):
+                terms = _highlight_terms(q) if snippets else {}
+                for hit in hits:
                     row = rows.get(hit.id) or {}
                     hit.cities = json.loads(row.get("cities") or "[]")
                     hit.fields = json.loads(row.get("fields") or "[]")
                     if snippets:
-                        hit.snippet = _snippet(r, row.get("text") or "")
+                        hit.snippet = _snippet(terms, row.get("text") or "")
                     if not all_copies and row.get("group_id"):
                         from archive.copies import copies_of
 
@@ -439,6 +492,119 @@ def search(
     except _CORRUPTION as exc:
         raise _damaged(index_dir(data_dir), exc) from exc
     return Results(hits, total, suggestion)
+
+
+def _hit(fields: dict[str, Any], score: float | None, sort: str) -> Hit:
+    return Hit(
+        id=int(fields["id"]), score=None if sort == "date" or score is None else round(score, 4),
+        source=fields["source"], title=(fields.get("title") or "").removeprefix(NO_STEM), url=fields["url"],
+        published=fields.get("published"), language=fields.get("language") or "",
+        group=fields.get("group") or int(fields["id"]),
+        cities=[c for c in (fields.get("city") or "").split(",") if c],
+        fields=[f for f in (fields.get("field") or "").split(",") if f],
+        relevance=fields.get("relevance") or 0.0,
+    )
+
+
+def _estimate(searcher, q) -> int:
+    try:
+        return int(q.estimate_size(searcher.reader()))
+    except Exception:  # noqa: BLE001 - an estimate is optional
+        return 0
+
+
+def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool) -> list[tuple[dict, float | None]]:
+    """Top `limit` matches (all with None), best first, one per copy group unless `all_copies`.
+
+    Whoosh's own collapse and terms collectors visit every match; a plain top-N search lets it
+    skip posting blocks that cannot reach the top (block-max), so copies are collapsed here on a
+    few more hits than asked for. Filters go through `filter=`, which keeps that skipping.
+    """
+    if sort == "date":
+        # Whoosh puts documents without the sort value first when reversing: dated ones first here.
+        dated = wq.ConstantScoreQuery(wq.NumericRange("minute", MINUTE_MIN, MINUTE_MAX), 0.0)
+        found = _best(searcher, wq.And([q, dated]), restrict, limit, "newest", all_copies)
+        if limit is None or len(found) < limit:
+            more = _best(searcher, wq.AndNot(q, dated), restrict, None if limit is None else limit - len(found),
+                         "relevance", all_copies)
+            seen = {int(f["id"]) for f, _ in found}
+            found += [(f, s) for f, s in more if int(f["id"]) not in seen]
+        return found
+    kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
+    if sort == "newest":
+        kwargs.update(sortedby="published", reverse=True)
+    want = limit
+    while True:
+        fetch = None if want is None else (want if all_copies else want * 2 + 10)
+        results = searcher.search(q, limit=fetch, **kwargs)
+        found = [(r.fields(), r.score, r.docnum) for r in results]
+        if all_copies:
+            return [(f, s) for f, s, _ in found]
+        kept = _collapse(searcher, q, restrict, found, want)
+        if want is None or len(kept) >= want or len(found) < fetch:
+            return kept
+        want *= 4
+
+
+def _collapse(searcher, q, restrict, found, want: int | None) -> list[tuple[dict, float | None]]:
+    """One hit per copy group, in rank order; the group's original stands for it when the original
+    matches too (a copy ranked higher leaves its place to it)."""
+    seen: set[int] = set()
+    kept: list[tuple[dict, float | None]] = []
+    for fields, score, _ in found:
+        group = fields.get("group") or int(fields["id"])
+        if group in seen:
+            continue
+        seen.add(group)
+        if group != int(fields["id"]):
+            original = _original_if_matching(searcher, q, restrict, group)
+            if original is not None:
+                fields, score = original
+        kept.append((fields, score))
+        if want is not None and len(kept) >= want:
+            break
+    return kept
+
+
+def _original_if_matching(searcher, q, restrict, group: int) -> tuple[dict, float | None] | None:
+    docnum = searcher.document_number(id=str(group))
+    if docnum is None:
+        return None
+    kwargs = {"filter": restrict} if restrict is not None else {}
+    results = searcher.search(wq.And([wq.Term("id", str(group)), q]), limit=1, **kwargs)
+    return (results[0].fields(), results[0].score) if len(results) else None
+
+
+DATE_WINDOW = timedelta(days=31)
+OLDEST = datetime(1900, 1, 1)
+MINUTE_MIN, MINUTE_MAX = -(2**31), 2**31 - 1
+
+
+def _newest(searcher, q, restrict, filters: Filters, limit: int, all_copies: bool,
+            latest: datetime | None) -> list[tuple[dict, float | None]]:
+    """The newest `limit` matches, looking back from the newest date in widening windows.
+
+    Sorting every match by date visits them all (a second per 100,000 common-word matches); a
+    window of recent dates intersected with the query skips straight to the recent postings.
+    Undated articles come last, found by the final, unbounded search.
+    """
+    end = filters.until.astimezone(timezone.utc).replace(tzinfo=None) if filters.until else latest
+    if end is not None and latest is not None:
+        end = min(end, latest)
+    floor = filters.since.astimezone(timezone.utc).replace(tzinfo=None) if filters.since else None
+    if end is None:
+        return _best(searcher, q, restrict, limit, "date", all_copies)
+    span = DATE_WINDOW
+    while end - span > OLDEST:
+        start = end - span
+        if floor is not None and start <= floor:
+            break
+        window = wq.And([q, wq.ConstantScoreQuery(_minute_range(start, end), 0.0)])
+        found = _best(searcher, window, restrict, limit, "newest", all_copies)
+        if len(found) >= limit:
+            return found
+        span *= 4
+    return _best(searcher, q, restrict, limit, "date", all_copies)
 
 
 def _suggest(searcher, text: str) -> str | None:
@@ -464,11 +630,22 @@ def _suggest(searcher, text: str) -> str | None:
     return "".join(out) if changed else None
 
 
-def _snippet(result, body: str) -> str:
+def _highlight_terms(q) -> dict[str, frozenset[str]]:
+    terms: dict[str, set[str]] = {}
+    for fieldname, word in q.all_terms():
+        if fieldname in ("text", "text_exact"):
+            terms.setdefault(fieldname, set()).add(word if isinstance(word, str) else word.decode("utf-8", "replace"))
+    return {k: frozenset(v) for k, v in terms.items()}
+
+
+def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
     marked = ""
-    for fieldname in ("text", "text_exact"):
+    for fieldname, analyzer in (("text", stem_analyzer()), ("text_exact", exact_analyzer())):
+        if not terms.get(fieldname):
+            continue
         try:
-            marked = result.highlights(fieldname, text=body, top=2)
+            marked = highlight.highlight(body, terms[fieldname], analyzer, highlight.ContextFragmenter(maxchars=220, surround=60),
+                                         _Marker(), top=2)
         except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
             marked = ""
         if marked:

@@ -1,0 +1,94 @@
+"""The search engine's shortcuts give the answers a plain scan would: phrases through word pairs,
+newest-first through date windows, date ranges through minutes, copies collapsed after ranking."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from archive import Archive
+from indexer import Filters, rebuild, search, sync
+
+WIB = timezone(timedelta(hours=7))
+
+
+def row(i: int, text: str, published: datetime | None, title: str = "", source: str = "s1", group: int | None = None):
+    return {
+        "id": i, "url": f"http://127.0.0.1/read/{i}", "url_key": f"127.0.0.1/read/{i}", "source": source,
+        "title": title or f"Berita {i}", "text": text, "published": published.isoformat() if published else None,
+        "language": "id", "authors": "[]", "tags": "[]", "cities": "[]", "fields": "[]", "relevance": 0.0,
+        "content_hash": f"h{i}", "indexed": 0, "group_id": group or i,
+    }
+
+
+@pytest.fixture
+def archive_dir(tmp_path):
+    return tmp_path
+
+
+def build(data, rows, bulk=False):
+    with Archive(data) as archive:
+        archive.db["articles"].insert_all(rows)
+        (rebuild if bulk else sync)(archive, data)
+
+
+def ids(results):
+    return [h.id for h in results.hits]
+
+
+def test_phrases_of_two_and_more_words_match_word_for_word(archive_dir):
+    day = datetime(2024, 3, 1, 9, 0, tzinfo=WIB)
+    build(archive_dir, [
+        row(1, "Pekalongan menjadi kota kreatif dunia tahun ini.", day),
+        row(2, "Kreatif sekali warga kota ini, kata wali kota.", day),  # both words, not side by side
+        row(3, "Jejaring kota kreatif UNESCO menerima Pekalongan.", day),
+        # "kota kreatif" and "kreatif unesco" both occur, "kota kreatif unesco" does not
+        row(4, "Sebuah kota kreatif lahir; festival kreatif UNESCO digelar.", day),
+        row(5, "Kota Kreatif, sebutan yang dibanggakan.", day, title="Kota Kreatif Pekalongan"),
+    ])
+    assert sorted(ids(search(archive_dir, '"kota kreatif"', limit=20))) == [1, 3, 4, 5]
+    assert ids(search(archive_dir, '"kota kreatif unesco"', limit=20)) == [3]
+    assert ids(search(archive_dir, 'title:"kota kreatif"', limit=20)) == [5]
+    # a phrase of one word and a phrase with a stop word in it
+    assert sorted(ids(search(archive_dir, '"kreatif"', limit=20))) == [1, 2, 3, 4, 5]
+    assert ids(search(archive_dir, '"sebutan yang dibanggakan"', limit=20)) == [5]
+
+
+def test_newest_first_reaches_back_past_sparse_years_and_puts_undated_last(archive_dir):
+    base = datetime(2024, 6, 1, 12, 0, tzinfo=WIB)
+    rows = [row(i, "batik pesisir", base - timedelta(days=400 * i)) for i in range(1, 8)]  # one every 400 days
+    rows += [row(100 + i, "tenun ikat", base - timedelta(hours=i)) for i in range(30)]  # recent, other word
+    rows.append(row(200, "batik tanpa tanggal", None))
+    build(archive_dir, rows)
+    got = search(archive_dir, "batik", limit=8, sort="date")
+    assert ids(got) == [1, 2, 3, 4, 5, 6, 7, 200]
+    assert ids(search(archive_dir, "batik", limit=3, sort="date")) == [1, 2, 3]
+    until = (base - timedelta(days=1000)).astimezone(timezone.utc)
+    assert ids(search(archive_dir, "batik", Filters(until=until), limit=3, sort="date")) == [3, 4, 5]
+
+
+def test_date_ranges_hold_to_the_minute(archive_dir):
+    t = datetime(2023, 12, 31, 23, 58, tzinfo=timezone.utc)
+    build(archive_dir, [row(i, "festival", t + timedelta(minutes=i)) for i in range(5)], bulk=True)
+    got = search(archive_dir, "festival", Filters(since=t + timedelta(minutes=1), until=t + timedelta(minutes=3)), limit=20)
+    assert sorted(ids(got)) == [1, 2, 3]
+    assert ids(search(archive_dir, "festival", Filters(since=t + timedelta(minutes=1), until=t + timedelta(minutes=3)),
+                      limit=20, sort="date")) == [3, 2, 1]
+
+
+def test_copies_collapse_to_the_original_even_when_a_copy_ranks_higher(archive_dir):
+    day = datetime(2024, 3, 1, 9, 0, tzinfo=WIB)
+    rows = [row(1, "Delegasi Chiang Mai belajar batik di Pekalongan.", day, source="radar")]
+    # the republished copy says "batik" more often, so it scores higher than its original
+    rows.append(row(2, "Delegasi Chiang Mai belajar batik batik batik di Pekalongan.", day, source="pemkot", group=1))
+    rows += [row(10 + i, f"batik {'motif ' * i} lain", day) for i in range(30)]
+    build(archive_dir, rows)
+    hits = search(archive_dir, "batik delegasi", limit=5).hits
+    assert [h.id for h in hits] == [1]
+    everything = search(archive_dir, "batik", limit=None)
+    assert 1 in ids(everything) and 2 not in ids(everything)
+    assert {1, 2} <= set(ids(search(archive_dir, "batik", limit=None, all_copies=True)))
+    # a page of results is filled with other stories, never with the copy
+    page = ids(search(archive_dir, "batik", limit=31))
+    assert len(page) == 31 and 2 not in page and 1 in page

@@ -13,11 +13,15 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
-
-import numpy as np
-from datasketch import MinHash
+from typing import TYPE_CHECKING
 
 from archive.db import Archive
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# numpy and datasketch (which pulls in scipy) are imported where hashes are computed: listing a
+# search hit's copies must not cost a second of imports.
 
 NUM_PERM = 128
 BANDS, ROWS = 42, 3  # a pair at Jaccard 0.5 is a candidate 99.6% of the time; THRESHOLD decides
@@ -40,12 +44,16 @@ def signature(text: str) -> MinHash | None:
     shingles = _shingles(text or "")
     if len(shingles) < 3:
         return None
+    from datasketch import MinHash
+
     m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
     m.update_batch(list(shingles))
     return m
 
 
 def _bands(m: MinHash) -> list[tuple[int, str]]:
+    import numpy as np
+
     values = m.hashvalues.astype(np.uint64)
     return [
         (b, hashlib.blake2b(values[b * ROWS : (b + 1) * ROWS].tobytes(), digest_size=8).hexdigest())
@@ -86,7 +94,7 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
             db.execute("delete from fingerprint_bands where article_id = ?", [row["id"]])
             db["fingerprints"].upsert(
                 {"article_id": row["id"], "content_hash": row["content_hash"],
-                 "minhash": m.hashvalues.astype(np.uint64).tobytes() if m is not None else b""},
+                 "minhash": m.hashvalues.astype("uint64").tobytes() if m is not None else b""},
                 pk="article_id",
             )
             db["fingerprint_bands"].insert_all(
@@ -98,6 +106,8 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
 
 
 def _matches(archive: Archive, article_id: int, m: MinHash, bands: list[tuple[int, str]]) -> list[int]:
+    import numpy as np
+
     if not bands:
         return []
     # The candidates sharing the most bands are the likeliest copies. Reading at most PER_BAND rows
@@ -168,13 +178,20 @@ def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
     return changed
 
 
-def copies_of(archive: Archive, article_id: int) -> list[dict]:
-    """The other articles of an article's group."""
-    return list(archive.db.query(
-        "select id, url, source, title, published from articles where group_id = "
-        "(select group_id from articles where id = ?) and id != ? order by datetime(published)",
-        [article_id, article_id],
-    ))
+def copies_of_many(archive: Archive, article_ids: list[int]) -> dict[int, list[dict]]:
+    """The other articles of each article's group, in one query."""
+    out: dict[int, list[dict]] = {i: [] for i in article_ids}
+    if not article_ids:
+        return out
+    marks = ",".join("?" * len(article_ids))
+    for row in archive.db.query(
+        "select a.id as of_id, b.id, b.url, b.source, b.title, b.published from articles a "
+        f"join articles b on b.group_id = a.group_id and b.id != a.id where a.id in ({marks}) "
+        "order by datetime(b.published), b.id",
+        article_ids,
+    ):
+        out[row.pop("of_id")].append(row)
+    return out
 
 
 def similarity(a: str, b: str) -> float:

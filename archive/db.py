@@ -228,6 +228,8 @@ class Archive:
             if "meta" not in db.table_names():
                 db["meta"].create({"key": str, "value": str}, pk="key")
                 db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            # Listing a search hit's copies looks its group up (archives made before had none).
+            db["articles"].create_index(["group_id"], if_not_exists=True)
 
     # -- sources ----------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ INDEX_DIR = "index"
 INDEX_VERSION = 6
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
+REBUILD_CHUNK = 100_000
 MP_MIN = 5000  # below this many articles, starting writer processes costs more than it saves
 LOCK_WAIT_S = 60.0
 
@@ -246,9 +247,13 @@ def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], No
     latest: datetime | None = None
     # Bulk: one writer process per core, each leaving its own segment (merging them afterwards
     # would cost as much again as the build; searches read a few segments at no real cost).
+    # A commit every REBUILD_CHUNK articles bounds Whoosh's sort files on disk (about 70 KB per
+    # article until the commit merges them).
     procs = min(os.cpu_count() or 1, 4) if len(ids) >= MP_MIN else 1
-    writer = ix.writer(procs=procs, multisegment=procs > 1, limitmb=256, compound=False)
+    writer, in_writer = None, 0
     for start in range(0, len(ids), BATCH):
+        if writer is None:
+            writer, in_writer = ix.writer(procs=procs, multisegment=procs > 1, limitmb=256, compound=False), 0
         rows = archive.get_articles(ids[start : start + BATCH])
         for row in rows.values():
             doc = _document(row)
@@ -257,10 +262,15 @@ def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], No
             if doc.get("published") and (latest is None or doc["published"] > latest):
                 latest = doc["published"]
         done += len(rows)
+        in_writer += len(rows)
         if progress:
             progress(done)
+        if in_writer >= REBUILD_CHUNK:
+            writer.commit(merge=False)
+            writer = None
     _write_version(fresh, latest)
-    writer.commit()
+    if writer is not None:
+        writer.commit(merge=False)
     old = Path(data_dir) / (INDEX_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -467,6 +477,10 @@ def search(
         with ix.searcher() as searcher:
             q = parse_query(text, searcher.reader())
             restrict = _filter_query(filters)
+            if restrict is not None and _estimate(searcher, restrict) < _estimate(searcher, q):
+                # A filter narrower than the words: intersecting walks its short posting list and
+                # skips through the words' (filter= would test every match of the words).
+                q, restrict = wq.And([q, wq.ConstantScoreQuery(restrict, 0.0)]), None
             if sort == "date" and limit is not None:
                 found = _newest(searcher, q, restrict, filters, limit, all_copies, _latest(index_dir(data_dir)))
             else:
@@ -476,16 +490,18 @@ def search(
             if archive is not None and hits:
                 rows = archive.get_articles([h.id for h in hits])
                 terms = _highlight_terms(q) if snippets else {}
+                copies = {}
+                if not all_copies:
+                    from archive.copies import copies_of_many
+
+                    copies = copies_of_many(archive, [h.id for h in hits])
                 for hit in hits:
                     row = rows.get(hit.id) or {}
                     hit.cities = json.loads(row.get("cities") or "[]")
                     hit.fields = json.loads(row.get("fields") or "[]")
                     if snippets:
                         hit.snippet = _snippet(terms, row.get("text") or "")
-                    if not all_copies and row.get("group_id"):
-                        from archive.copies import copies_of
-
-                        hit.copies = copies_of(archive, hit.id)
+                    hit.copies = copies.get(hit.id, [])
             suggestion = None
             if not hits and text.strip():
                 suggestion = _suggest(searcher, text)

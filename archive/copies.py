@@ -153,7 +153,10 @@ def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
                 return 0
             db.execute("update articles set group_id = ?, indexed = 0 where id = ?", [leader, article_id])
             if db.execute("select group_id from articles where id = ?", [leader]).fetchone()[0] != leader:
-                db.execute("update articles set group_id = ?, indexed = 0 where id = ?", [leader, leader])
+                # No group yet (null) reads as a group of its own everywhere, the index included:
+                # only an article that led another group has to be indexed again.
+                db.execute("update articles set group_id = ?, indexed = indexed * (group_id is null) where id = ?",
+                           [leader, leader])
                 return 2
             return 1
     members = {article_id, *matches}
@@ -173,7 +176,9 @@ def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
     changed = 0
     for r in rows:
         if r["group_id"] != leader:
-            db.execute("update articles set group_id = ?, indexed = 0 where id = ?", [leader, r["id"]])
+            stays = r["group_id"] is None and r["id"] == leader  # its own group before and after
+            db.execute(f"update articles set group_id = ?{'' if stays else ', indexed = 0'} where id = ?",
+                       [leader, r["id"]])
             changed += 1
     return changed
 

@@ -99,7 +99,10 @@ def content_hash(title: str | None, text: str | None) -> str:
 
 
 def compress(body: bytes) -> bytes:
-    return zlib.compress(body, 6)
+    # Level 3: half the time of the default 6 on news pages for 12% more bytes (measured on the
+    # 258 real pages: 2.0 vs 4.3 ms a page, 21.1% vs 18.8% of the size); the crawl's own process
+    # compresses every page it keeps.
+    return zlib.compress(body, 3)
 
 
 def decompress(blob: bytes) -> bytes:
@@ -145,12 +148,32 @@ class Archive:
     def transaction(self) -> Iterator[None]:
         """One atomic write; a lock held elsewhere becomes an ArchiveError after the busy timeout.
 
-        sqlite-utils' atomic(): an explicit BEGIN, and savepoints when nested, so every write inside
-        (sqlite-utils' own inserts included) commits together or not at all.
+        An explicit BEGIN IMMEDIATE, and sqlite-utils' atomic() savepoints when nested, so every
+        write inside (sqlite-utils' own inserts included) commits together or not at all.
         """
+        conn = self.db.conn
         try:
-            with self.db.atomic():
+            if conn.in_transaction:
+                with self.db.atomic():  # a savepoint inside the outer transaction
+                    yield
+                return
+            # IMMEDIATE takes the write lock first, waiting for it up to the busy timeout. A
+            # deferred BEGIN that reads and then writes fails at once, without waiting, in WAL mode
+            # when another process committed in between (SQLITE_BUSY_SNAPSHOT): the crawl and
+            # the indexer beside it write to the same file.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.OperationalError as exc:
             raise ArchiveError(_describe(exc, self.path)) from exc
 
@@ -423,14 +446,15 @@ class Archive:
 
     # -- index bookkeeping ------------------------------------------------------------------
 
-    def unindexed(self, batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
-        """Batches of articles the search index has not seen in their current state."""
+    def unindexed(self, batch: int = 1000, upto: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Batches of articles the search index has not seen in their current state (with `upto`,
+        only those with an id up to it)."""
         last = 0
         while True:
             rows = list(
                 self.db.query(
-                    "select * from articles where indexed = 0 and id > ? order by id limit ?",
-                    [last, batch],
+                    "select * from articles where indexed = 0 and id > ? and id <= ? order by id limit ?",
+                    [last, upto if upto is not None else 2**63 - 1, batch],
                 )
             )
             if not rows:

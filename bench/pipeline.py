@@ -1,11 +1,12 @@
 """Pages per second through the whole pipeline (crawl, extract, archive, index) against
-trafilatura alone on the same pages, and the crawl's peak memory.
+trafilatura alone on the same pages, and the crawl's memory over time.
 
-    python bench/pipeline.py --pages 2000
+    python bench/pipeline.py --real 10000      # the real fundus pages, each under many URLs
+    python bench/pipeline.py --pages 50000     # generated regional-outlet pages
 
-Generates N article pages in the shape of a regional outlet, serves them from 127.0.0.1 with a
-sitemap, crawls them with `ccnews crawl` in a child process, then runs trafilatura alone over the
-same pages in this process. Nothing leaves the machine.
+Serves the pages from 127.0.0.1 with a sitemap, crawls them with `ccnews crawl` in a child
+process (sampling the memory of its whole process tree), then runs trafilatura alone over the
+same pages in one process. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,7 +57,69 @@ def build(root: Path, n: int, seed: int = 7):
     return build_site(root, spec), arts
 
 
-def crawl(site_root: Path, work: Path) -> tuple[float, int, float]:
+CORPUS = Path(os.environ.get("CCNEWS_CORPUS", REPO.parent / "shared" / "corpora" / "fundus"))
+
+
+def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
+    """N article URLs over the corpus's real pages: page i % len(corpus) under /c{copy}/host/path."""
+    import html
+    import json
+    from urllib.parse import urlsplit
+
+    from archive.urls import strip_tracking
+
+    root.mkdir(parents=True, exist_ok=True)
+    entries = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    routes: dict[str, dict] = {}
+    for k in range(n):
+        e = entries[k % len(entries)]
+        parts = urlsplit(strip_tracking(e["url"]))
+        path = f"/c{k // len(entries)}/{parts.hostname}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+        routes[path] = {"file": str((corpus / e["file"]).resolve()), "gunzip": True, "headers": {"Content-Type": "text/html"}}
+    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in routes)
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
+        encoding="utf-8")
+    routes["/sitemap.xml"] = {"file": "sitemap.xml", "headers": {"Content-Type": "application/xml"}}
+    (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
+    return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+        todo.extend(children.get(p, []))
+    return total / 1024
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 1.0):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.samples = pid, every, []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self.samples.append(_tree_rss_mb(self.pid))
+
+
+def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str | None = "/read/",
+          ) -> tuple[float, int, float, list[float]]:
     from ccnews.sites import SiteServer
 
     server = SiteServer(site_root).start()
@@ -63,31 +127,46 @@ def crawl(site_root: Path, work: Path) -> tuple[float, int, float]:
         reg = work / "sources.toml"
         reg.write_text(
             f'[[source]]\nid = "bench"\nname = "Bench"\nhomepage = "{server.base}/"\ntimezone = "Asia/Jakarta"\n'
-            f'sitemaps = ["{server.base}/sitemap.xml"]\narticle_pattern = "/read/"\ndelay = 0.0\n', "utf-8")
+            f'sitemaps = ["{server.base}/sitemap.xml"]\ndelay = 0.0\n' + (f'article_pattern = "{pattern}"\n' if pattern else ""),
+            "utf-8")
         env = {**os.environ, "CCNEWS_DATA": str(work / "data"), "CCNEWS_SOURCES": str(reg)}
         t0 = time.perf_counter()
-        result = subprocess.run(
+        log = open(work / "crawl.log", "w+")
+        proc = subprocess.Popen(
             [sys.executable, "-m", "ccnews", "crawl", "bench", "-s", "AUTOTHROTTLE_ENABLED=False",
-             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"],
-            env=env, capture_output=True, text=True, cwd=REPO,
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", *[a for kv in extra for a in ("-s", kv)]],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )
+        sampler = MemorySampler(proc.pid)
+        sampler.start()
+        proc.wait()
+        sampler.done.set()
         elapsed = time.perf_counter() - t0
-        if result.returncode != 0:
-            raise SystemExit(result.stderr[-3000:])
+        if proc.returncode != 0:
+            log.seek(0)
+            raise SystemExit(log.read()[-3000:])
     finally:
         server.stop()
-    import sqlite_utils
+    import sqlite3
 
-    n = sqlite_utils.Database(work / "data" / "archive.db")["articles"].count
+    with sqlite3.connect(work / "data" / "archive.db") as db:
+        n = db.execute("select count(*) from articles").fetchone()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, n, peak_mb
+    return elapsed, n, peak_mb, sampler.samples
 
 
-def trafilatura_alone(site_root: Path) -> tuple[float, int]:
+def trafilatura_alone(site_root: Path, real: list[Path] | None = None) -> tuple[float, int]:
+    """trafilatura's bare_extraction with metadata, one process, over the same pages (each real
+    page once: the copies are the same bytes)."""
+    import gzip
+
     import trafilatura
 
-    files = sorted((site_root / "pages").glob("a*-p1.html"))
-    htmls = [f.read_text("utf-8") for f in files]
+    if real:
+        htmls = [trafilatura.utils.decode_file(gzip.decompress(f.read_bytes())) for f in real]
+    else:
+        files = sorted((site_root / "pages").glob("a*-p1.html"))
+        htmls = [f.read_text("utf-8") for f in files]
     t0 = time.perf_counter()
     for h in htmls:
         trafilatura.bare_extraction(h, with_metadata=True)
@@ -96,21 +175,42 @@ def trafilatura_alone(site_root: Path) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=int, default=2000)
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--pages", type=int, help="generated pages (default 2000)")
+    group.add_argument("--real", type=int, metavar="N", help="N URLs over the real pages of the corpus")
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
     args = ap.parse_args()
+    for key, value in measure(pages=args.pages, real=args.real, corpus=args.corpus).items():
+        print(f"{key:38} {value}")
+
+
+def measure(pages: int | None = None, real: int | None = None, corpus: Path = CORPUS) -> dict:
+    if pages is None and real is None:
+        pages = 2000
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        site_root, _ = build(work / "site", args.pages)
-        crawl_s, stored, peak_mb = crawl(site_root, work)
-        alone_s, n_alone = trafilatura_alone(site_root)
+        if real:
+            site_root, files = real_site(corpus, work / "site", real)
+            extra = ("CCNEWS_MIN_WORDS=10",)
+        else:
+            (site_root, _), files = build(work / "site", pages), None
+            extra = ()
+        crawl_s, stored, peak_mb, samples = crawl(site_root, work, extra, None if real else "/read/")
+        alone_s, n_alone = trafilatura_alone(site_root, files)
     pipeline_rate = stored / crawl_s
     alone_rate = n_alone / alone_s
-    print(f"{'pages generated':34} {args.pages}")
-    print(f"{'articles archived':34} {stored}")
-    print(f"{'pipeline (whole process) pages/s':34} {pipeline_rate:8.1f}   ({crawl_s:.1f} s)")
-    print(f"{'trafilatura alone pages/s':34} {alone_rate:8.1f}   ({alone_s:.1f} s)")
-    print(f"{'ratio pipeline / trafilatura':34} {pipeline_rate / alone_rate:8.2f}")
-    print(f"{'crawl peak RSS MB':34} {peak_mb:8.1f}")
+    quarter = [samples[min(len(samples) - 1, int(len(samples) * f))] for f in (0.25, 0.5, 0.75, 1.0)] if samples else []
+    return {
+        "pages served": real or pages,
+        "articles archived": stored,
+        "pipeline pages/s": round(pipeline_rate, 1),
+        "crawl seconds": round(crawl_s, 1),
+        "trafilatura alone pages/s": round(alone_rate, 1),
+        "ratio pipeline / trafilatura": round(pipeline_rate / alone_rate, 2),
+        "peak MB, whole process tree": round(max(samples or [0]), 1),
+        "peak MB, largest process": round(peak_mb, 1),
+        "MB at 25/50/75/100% of the crawl": " / ".join(f"{m:.0f}" for m in quarter),
+    }
 
 
 if __name__ == "__main__":

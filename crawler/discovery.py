@@ -29,6 +29,8 @@ NEXT_TEXT = re.compile(
     re.I,
 )
 PAGE_PARAMS = ("page", "halaman", "hal", "p", "paged", "pg")
+# What page_number() can recognise: a page parameter, or a path ending in a number of 1-3 digits.
+_PAGEISH = re.compile(r"[?&;](?:%s)=\d|/\d{1,3}/?(?:[?#]|$)" % "|".join(PAGE_PARAMS), re.I)
 # A parser that never fetches, never expands entities and refuses huge trees: sitemaps and feeds
 # come from strangers.
 _XML_PARSER = etree.XMLParser(
@@ -159,6 +161,11 @@ def page_number(url: str) -> tuple[str, int] | None:
         if re.search(r"[a-z]", last, re.I) or "/page/" in parts.path or "/halaman/" in parts.path:
             return urlunsplit((parts.scheme, parts.netloc, m.group(1), parts.query, "")), int(m.group(2))
     return None
+
+
+def may_be_page_link(href: str) -> bool:
+    """A cheap first test for `page_number`: most of a page's hundreds of links fail it."""
+    return bool(_PAGEISH.search(href))
 
 
 def is_continuation(url: str) -> bool:

@@ -106,39 +106,97 @@ class RunRecorder:
             logger.error("could not record the run: %s", exc)
 
 
+def follow_archive(data_dir: str, conn) -> None:
+    """In its own process beside a crawl: group copies and index what the crawl archived, in
+    batches, until the crawl says "stop" on `conn` and nothing is left; then send the counts back.
+
+    A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
+    """
+    from archive.copies import group_copies
+    from indexer import IndexProblem, sync
+
+    regrouped = indexed = 0
+    error = failure = None
+    try:
+        with Archive(data_dir) as archive:
+            finishing = False
+            while True:
+                # Only what has been grouped: indexed before, a copy would be indexed twice.
+                upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
+                regrouped += group_copies(archive)
+                indexed += sync(archive, data_dir, upto=upto)
+                if finishing:
+                    break
+                if conn.poll(2.0):
+                    conn.recv()  # "stop"; EOFError when the crawl is gone
+                    finishing = True
+    except EOFError:
+        return
+    except (IndexProblem, ArchiveError) as exc:
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the crawl's articles are archived; say so in one line
+        failure = f"{type(exc).__name__}: {exc}"
+    try:
+        conn.send({"regrouped": regrouped, "indexed": indexed, "error": error, "failure": failure})
+    except OSError:
+        pass
+
+
 class IndexOnClose:
-    """Indexes the articles this crawl added or changed, when the spider closes."""
+    """Indexes the articles this crawl adds or changes, while it crawls and up to its close.
+
+    A process of its own groups copies and indexes in batches as articles are archived, so the
+    crawl does not wait on Whoosh and the index is in step when the crawl ends.
+    """
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.data_dir = resolve_data_dir(crawler.settings.get("ARCHIVE_DATA_DIR"))
+        self.process = None
 
     @classmethod
     def from_crawler(cls, crawler):
         if not crawler.settings.getbool("INDEX_ENABLED") or crawler.settings.getbool("CCNEWS_PROBE"):
-            raise NotConfigured("indexing at close is off")
+            raise NotConfigured("indexing is off")
         ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
-    def spider_closed(self, spider, reason):
-        # Imported here: the crawler asks the indexer to catch up but does not depend on it to crawl.
-        from archive.copies import group_copies
-        from indexer import IndexProblem, sync
+    def spider_opened(self, spider):
+        import multiprocessing
 
+        ctx = multiprocessing.get_context("spawn")  # as the extraction pool: no forked reactor
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=follow_archive, args=(str(self.data_dir), child),
+                                   name="ccnews-indexer", daemon=True)
+        self.process.start()
+        child.close()
+
+    def spider_closed(self, spider, reason):
+        result = None
         try:
-            with Archive(self.data_dir) as archive:
-                self.crawler.stats.set_value("ccnews/regrouped", group_copies(archive))
-                n = sync(archive, self.data_dir)
-        except (IndexProblem, ArchiveError) as exc:
-            logger.error("index not updated: %s", exc)
-            self.crawler.stats.set_value("ccnews/index_error", str(exc))
+            self.conn.send("stop")
+            while result is None:
+                if self.conn.poll(1.0):
+                    result = self.conn.recv()
+                elif not self.process.is_alive():
+                    break
+        except (EOFError, OSError):
+            pass
+        self.process.join(timeout=30)
+        if result is None:
+            result = {"failure": f"the indexing process ended with code {self.process.exitcode}"}
+        if result.get("error"):
+            logger.error("index not updated: %s", result["error"])
+            self.crawler.stats.set_value("ccnews/index_error", result["error"])
             return
-        except Exception as exc:  # noqa: BLE001 - the crawl's articles are archived; say so in one line
-            logger.error("index not updated (%s: %s); run `ccnews reindex`", type(exc).__name__, exc)
+        if result.get("failure"):
+            logger.error("index not updated (%s); run `ccnews reindex`", result["failure"])
             self.crawler.stats.inc_value("ccnews/errors/index")
             return
-        self.crawler.stats.set_value("ccnews/indexed", n)
+        self.crawler.stats.set_value("ccnews/regrouped", result["regrouped"])
+        self.crawler.stats.set_value("ccnews/indexed", result["indexed"])
 
 
 class RunToRedis:

@@ -153,6 +153,9 @@ def _accept(text: str, start: int, end: int, city: uccn.City, matched: str, netw
     return network and not _SENTENCE_START.search(before)
 
 
+_THAI_LETTER = re.compile(r"[\u0e01-\u0e4e]")
+
+
 def tag(title: str | None, text: str | None) -> Tags:
     """Cities, fields and network terms of an article, with a relevance score in [0, 1)."""
     m = _matcher()
@@ -167,7 +170,7 @@ def tag(title: str | None, text: str | None) -> Tags:
         term_hits[t] += 1
         if match.start() < len(title):
             term_in_title.add(t.term)
-    for t in m.thai_terms:
+    for t in m.thai_terms if _THAI_LETTER.search(full) else ():
         n = full.count(t.term)
         if n:
             term_hits[t] += n
@@ -181,8 +184,10 @@ def tag(title: str | None, text: str | None) -> Tags:
     cities_by_key: dict[str, uccn.City] = {}
     latin = ((match.start(), match.end(), match.group(1), city)
              for match in m.names.finditer(full) for city in m.by_name.get(_key(match.group(1)), []))
+    # Thai names are searched for only in text with Thai letters in it (each is a regex to run).
     thai = ((found.start(), found.end(), name, city)
-            for name, city in m.thai_names for found in re.finditer(re.escape(name), full))
+            for name, city in (m.thai_names if _THAI_LETTER.search(full) else ())
+            for found in re.finditer(re.escape(name), full))
     for start, end, matched, city in (*latin, *thai):
         if _accept(full, start, end, city, matched, has_network):
             key = f"{city.name}|{city.field}"

@@ -141,22 +141,41 @@ class StopFilter(Filter):
             yield t
 
 
+@lru_cache(maxsize=1)
+def pair_words() -> frozenset[str]:
+    """Words whose pairs are indexed: stop words, member-city names and the words of the network
+    and creative-field terms, the words phrases are made of and whose posting lists are long.
+    A pair of two other words is rare and is matched on positions, which is then quick.
+    (Lucene's CommonGrams; indexing every pair doubled the index time.)"""
+    from archive.uccn import terms
+
+    words = set(stop_words()) | set(place_words())
+    for term in terms():
+        words.update(w.casefold() for w in re.findall(r"\w+", term.term))
+    return frozenset(words)
+
+
 class PairFilter(Filter):
-    """Each token joined to the next ("kota kreatif"): a two-word phrase becomes one term to look
-    up, instead of two long posting lists intersected and their positions compared."""
+    """Each token joined to the next ("kota kreatif") when either is one of `pair_words()`: such a
+    two-word phrase is one term to look up instead of two long posting lists to intersect and
+    compare positions in."""
 
     def __call__(self, tokens):
-        prev = None
+        common = pair_words()
+        prev, prev_common = None, False
         for t in tokens:
             word = t.text
-            if prev is not None:
+            is_common = word in common
+            if prev is not None and (prev_common or is_common):
                 t.text = f"{prev} {word}"
                 yield t
-            prev = word
+            prev, prev_common = word, is_common
 
 
-def pair(first: str, second: str) -> str:
-    return f"{first} {second}"
+def pair(first: str, second: str) -> str | None:
+    """The indexed pair term of two adjacent words, or None when that pair is not indexed."""
+    common = pair_words()
+    return f"{first} {second}" if first in common or second in common else None
 
 
 def pairs_analyzer():

@@ -30,7 +30,7 @@ from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_an
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 REBUILD_CHUNK = 100_000
@@ -207,7 +207,8 @@ def _writer(ix):
             time.sleep(0.2)
 
 
-def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None) -> int:
+def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None,
+         upto: int | None = None) -> int:
     """Index every article the index has not seen in its current state; returns how many.
 
     Articles are flagged in the archive only after the index commit, so a crash in between
@@ -215,7 +216,7 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
     """
     ix = open_index(data_dir, create=True)
     total = 0
-    for batch in archive.unindexed(BATCH):
+    for batch in archive.unindexed(BATCH, upto):
         writer = _writer(ix)
         try:
             docs = [_document(row) for row in batch]
@@ -414,10 +415,13 @@ def _phrase(fieldname: str, words: list[str], slop: int, boost: float):
     their pairs first and compare positions only where all the pairs occur."""
     if slop != 1 or len(words) < 2:
         return wq.Phrase(fieldname, words, slop=slop, boost=boost)
-    pairs = [wq.Term(PAIRS[fieldname], pair(a, b), boost=boost) for a, b in zip(words, words[1:])]
-    if len(pairs) == 1:
-        return pairs[0]
-    return wq.And([*pairs, wq.ConstantScoreQuery(wq.Phrase(fieldname, words, slop=slop), 0.0)])
+    pairs = [p for p in (pair(a, b) for a, b in zip(words, words[1:])) if p]
+    if not pairs:  # rare words only: their short posting lists make positions quick to check
+        return wq.Phrase(fieldname, words, slop=slop, boost=boost)
+    terms = [wq.Term(PAIRS[fieldname], p, boost=boost) for p in pairs]
+    if len(words) == 2:
+        return terms[0]
+    return wq.And([*terms, wq.ConstantScoreQuery(wq.Phrase(fieldname, words, slop=slop), 0.0)])
 
 
 def _minute_range(start: datetime | None, end: datetime | None):

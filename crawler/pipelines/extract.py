@@ -23,6 +23,20 @@ from crawler.extract import NotAnArticle, Page, extract_article
 logger = logging.getLogger(__name__)
 
 
+def exit_with_parent(parent: int) -> None:
+    """In a worker process: exit when the crawl's process is gone (killed hard, a worker would
+    otherwise wait on its task queue for ever, holding its memory)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int) -> tuple[str, Any, Any]:
     """("ok", article, tags), ("skip", reason, None) or ("error", message, None): what a worker returns."""
     from crawler.tagging import tag
@@ -56,7 +70,8 @@ class ExtractPipeline:
     def open_spider(self):
         if self.processes > 0:
             # "spawn": workers do not inherit the reactor, its threads or open sockets.
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=exit_with_parent, initargs=(os.getpid(),))
 
     def close_spider(self):
         if self.pool is not None:

@@ -88,9 +88,28 @@ def run(trials: int, work: Path, seed: int = 11, pages: int = 300, say=print) ->
         with Archive(data) as archive:
             in_step = archive.count_unindexed() == 0 and doc_count(data) == archive.count_articles()
             total = archive.count_articles()
+        leftover = leftover_processes(str(data))
     finally:
         server.stop()
-    return {"kills": kills, "articles": total, "index_in_step": in_step}
+    return {"kills": kills, "articles": total, "index_in_step": in_step, "leftover_processes": leftover}
+
+
+def leftover_processes(data: str, wait_s: float = 20.0) -> list[int]:
+    """Processes still running for this data directory (extraction workers, the indexer beside
+    the crawl) once every killed command is gone: they must exit on their own."""
+    needle = f"CCNEWS_DATA={data}".encode()
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if needle in environ.read_bytes().split(b"\0"):
+                    found.append(int(environ.parent.name))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def main() -> None:
@@ -101,6 +120,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.trials, Path(tmp), pages=args.pages)
+    print(f"processes left running after the kills: {len(result['leftover_processes'])}")
     print(f"kill -9 trials: {result['kills']}; archive passed every check; articles {result['articles']}; "
           f"index in step after one crawl: {result['index_in_step']}; {time.perf_counter() - t0:.0f} s")
 

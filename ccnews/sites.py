@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import html
 import json
 import sys
@@ -266,8 +267,10 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
     meta = ""
     if art.meta_date:
         meta = f'  <meta property="article:published_time" content="{art.published}">\n'
+    # A few other articles, as outlets show them (not all of them: a 50,000-page site was quadratic).
     related = "".join(
-        f'<li><a href="{o.path}">{esc(o.title)}</a></li>' for o in site.articles if o is not art
+        f'<li><a href="{o.path}">{esc(o.title)}</a></li>'
+        for o in itertools.islice((o for o in site.articles if o is not art), 12)
     )[:2000]
     byline = f'<div class="byline">{esc(art.byline)}</div>' if art.byline and page_no == 1 else ""
     return f"""<!DOCTYPE html>

@@ -200,7 +200,9 @@ def _writer(ix):
         try:
             # compound=False: segment files are opened in place, not copied into memory at every
             # searcher open (a 300x faster open on large indexes).
-            return ix.writer(limitmb=256, compound=False)
+            # 64 MB of postings before Whoosh sorts them to a temporary file: the indexer runs
+            # beside a crawl, whose memory must stay bounded.
+            return ix.writer(limitmb=64, compound=False)
         except LockError:
             if time.monotonic() > deadline:
                 raise IndexProblem("the search index is locked by another ccnews process; try again when it finishes") from None

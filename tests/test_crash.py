@@ -10,6 +10,8 @@ def test_kill_9_never_damages_the_archive_and_the_next_crawl_catches_the_index_u
     assert result["kills"] == {"crawl": 3, "reindex": 3, "reextract": 3}
     assert result["articles"] == 150
     assert result["index_in_step"]
+    # nothing of the killed crawls keeps running (or holding memory) behind them
+    assert result["leftover_processes"] == []
 
 
 def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):

@@ -70,6 +70,8 @@ class ExtractPipeline:
     def open_spider(self):
         if self.processes > 0:
             # "spawn": workers do not inherit the reactor, its threads or open sockets.
+            # Not max_tasks_per_child: with it the pool hung here after replacing a worker (a
+            # 10,000-page crawl stopped with both sides waiting).
             self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=exit_with_parent, initargs=(os.getpid(),))
 

@@ -158,6 +158,8 @@ class IndexOnClose:
     def from_crawler(cls, crawler):
         if not crawler.settings.getbool("INDEX_ENABLED") or crawler.settings.getbool("CCNEWS_PROBE"):
             raise NotConfigured("indexing is off")
+        if crawler.settings.get("REDIS_URL"):
+            raise NotConfigured("in Redis mode the writer (`ccnews ingest`) indexes")
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

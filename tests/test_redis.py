@@ -74,7 +74,7 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
 
         data = tmp_path / "data"
         writer = subprocess.Popen([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data),
-                                   "--idle-exit", "6"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   "--idle-exit", "15"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # Workers go slowly enough (0.2 s between requests) that both really share the queue.
         slow = sites.registry.read_text("utf-8").replace("delay = 0.0", "delay = 0.2")
         sites.registry.write_text(slow, "utf-8")

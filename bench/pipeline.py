@@ -62,11 +62,11 @@ CORPUS = Path(os.environ.get("CCNEWS_CORPUS", REPO.parent / "shared" / "corpora"
 
 def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     """N article URLs over the corpus's real pages: page i % len(corpus) under /c{copy}/host/path."""
-    import html
     import json
     from urllib.parse import urlsplit
 
     from archive.urls import strip_tracking
+    from ccnews.sites import sitemap_site
 
     root.mkdir(parents=True, exist_ok=True)
     entries = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines() if line.strip()]
@@ -76,12 +76,7 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
         parts = urlsplit(strip_tracking(e["url"]))
         path = f"/c{k // len(entries)}/{parts.hostname}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
         routes[path] = {"file": str((corpus / e["file"]).resolve()), "gunzip": True, "headers": {"Content-Type": "text/html"}}
-    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in routes)
-    (root / "sitemap.xml").write_text(
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
-        encoding="utf-8")
-    routes["/sitemap.xml"] = {"file": "sitemap.xml", "headers": {"Content-Type": "application/xml"}}
-    (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
+    sitemap_site(root, routes, list(routes))
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
 
 

@@ -555,17 +555,16 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
     kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
     if sort == "newest":
         kwargs.update(sortedby="published", reverse=True)
-    want = limit
+    fetch = None if limit is None else (limit if all_copies else limit * 2 + 10)
     while True:
-        fetch = None if want is None else (want if all_copies else want * 2 + 10)
         results = searcher.search(q, limit=fetch, **kwargs)
         found = [(r.fields(), r.score, r.docnum) for r in results]
         if all_copies:
             return [(f, s) for f, s, _ in found]
-        kept = _collapse(searcher, q, restrict, found, want)
-        if want is None or len(kept) >= want or len(found) < fetch:
+        kept = _collapse(searcher, q, restrict, found, limit)
+        if fetch is None or len(kept) >= limit or len(found) < fetch:
             return kept
-        want *= 4
+        fetch *= 4  # copies filled the extra hits: look further down
 
 
 def _collapse(searcher, q, restrict, found, want: int | None) -> list[tuple[dict, float | None]]:

@@ -92,3 +92,19 @@ def test_copies_collapse_to_the_original_even_when_a_copy_ranks_higher(archive_d
     # a page of results is filled with other stories, never with the copy
     page = ids(search(archive_dir, "batik", limit=31))
     assert len(page) == 31 and 2 not in page and 1 in page
+
+
+def test_a_page_full_of_copies_still_gives_exactly_the_page_asked_for(archive_dir):
+    day = datetime(2024, 3, 1, 9, 0, tzinfo=WIB)
+    rows = []
+    # ten stories, each republished five times: the best-scoring hits are mostly copies
+    for story in range(10):
+        lead = 100 * (story + 1)
+        rows.append(row(lead, f"batik cerita {story}", day, group=lead))
+        rows += [row(lead + k, f"batik batik batik cerita {story}", day, group=lead) for k in range(1, 6)]
+    rows += [row(2000 + i, "batik lain", day) for i in range(40)]
+    build(archive_dir, rows)
+    page = ids(search(archive_dir, "batik", limit=5))
+    assert len(page) == 5
+    assert all(i % 100 == 0 or i >= 2000 for i in page)  # originals stand for their copies
+    assert len(ids(search(archive_dir, "batik", limit=45))) == 45

@@ -164,11 +164,6 @@ class Archive:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            try:
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

@@ -71,7 +71,7 @@ def main() -> None:
         figures[f"search_{size}"] = s
         rows.append((f"index build, {size:,} articles", f"Whoosh bulk {s['whoosh_docs_s']:.0f} docs/s",
                      f"FTS5 {s['fts_docs_s']:.0f} docs/s", f"{s['whoosh_docs_s'] / s['fts_docs_s']:.3f}x"))
-        rows.append((f"incremental index batches", f"Whoosh sync {s['incremental_docs_s']:.0f} docs/s", "", ""))
+        rows.append(("incremental index batches", f"Whoosh sync {s['incremental_docs_s']:.0f} docs/s", "", ""))
         for name, share, w50, w95, f50, f95 in s["queries"]:
             rows.append((f"{name} ({share:.0%} match), {size:,}", f"p50 {w50:.1f} ms, p95 {w95:.1f} ms",
                          f"FTS5 p50 {f50:.1f} ms, p95 {f95:.1f} ms", f"{w50 / max(f50, 0.01):.1f}x"))

@@ -176,6 +176,8 @@ class IndexOnClose:
         child.close()
 
     def spider_closed(self, spider, reason):
+        if self.process is None:  # closed before it opened
+            return
         result = None
         try:
             self.conn.send("stop")

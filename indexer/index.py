@@ -83,7 +83,6 @@ def schema(parsing: bool = False) -> Schema:
         field=KEYWORD(commas=True, lowercase=True, stored=True),
         relevance=NUMERIC(float, stored=True),
         group=NUMERIC(int, stored=True, sortable=True),
-        copy_rank=NUMERIC(int, sortable=True),  # 0 for a group's original, 1 for its copies
     )
 
 
@@ -123,7 +122,6 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
         "field": ",".join(json.loads(row.get("fields") or "[]")),
         "relevance": float(row.get("relevance") or 0.0),
         "group": int(row.get("group_id") or row["id"]),
-        "copy_rank": 0 if int(row.get("group_id") or row["id"]) == int(row["id"]) else 1,
     }
     published = _utc_naive(row.get("published"))
     if published:
@@ -558,9 +556,9 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
     fetch = None if limit is None else (limit if all_copies else limit * 2 + 10)
     while True:
         results = searcher.search(q, limit=fetch, **kwargs)
-        found = [(r.fields(), r.score, r.docnum) for r in results]
+        found = [(r.fields(), r.score) for r in results]
         if all_copies:
-            return [(f, s) for f, s, _ in found]
+            return found
         kept = _collapse(searcher, q, restrict, found, limit)
         if fetch is None or len(kept) >= limit or len(found) < fetch:
             return kept
@@ -572,7 +570,7 @@ def _collapse(searcher, q, restrict, found, want: int | None) -> list[tuple[dict
     matches too (a copy ranked higher leaves its place to it)."""
     seen: set[int] = set()
     kept: list[tuple[dict, float | None]] = []
-    for fields, score, _ in found:
+    for fields, score in found:
         group = fields.get("group") or int(fields["id"])
         if group in seen:
             continue

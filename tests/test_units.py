@@ -129,3 +129,43 @@ def test_storing_the_same_item_twice_keeps_one_record(tmp_path):
         archive.db.conn.commit()
         assert archive.store_article(dict(record), pages=[])[0] == "unchanged"
         assert archive.db["articles"].count == 1
+
+
+def test_a_fetched_page_is_freed_as_soon_as_the_spider_is_done_with_it(tmp_path):
+    # Pages that waited for Python's occasional full garbage collection piled up in the crawl's
+    # memory (400 MB after 1,500 real news pages): each must go when its callback is done.
+    import gc
+    import weakref
+
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+    from scrapy.crawler import Crawler
+
+    from crawler.runner import crawl_settings
+    from crawler.spiders.news import NewsSpider
+
+    registry = tmp_path / "sources.toml"
+    registry.write_text('[[source]]\nid = "t"\nname = "T"\nhomepage = "http://127.0.0.1:9/"\narticle_pattern = "/read/"\n', "utf-8")
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    crawler = Crawler(NewsSpider, crawl_settings(sources_file=registry, probe=True))
+    crawler.stats = MemoryStatsCollector(crawler)
+    spider = NewsSpider.from_crawler(crawler, source="t")
+    body = ("<html><head><title>Pekan Batik</title></head><body><article><p>"
+            + "Perajin batik Pekalongan memamerkan motif baru. " * 200
+            + "</p></article><a href='/read/2/lain'>Berita lain tentang batik</a></body></html>").encode()
+    callbacks = {"article": spider.parse_article, "listing": lambda r: spider.parse_listing(r, depth=0),
+                 "homepage": spider.parse_homepage}
+    gc.disable()
+    try:
+        for kind, callback in callbacks.items():
+            spider.scheduled.clear()  # each callback finds the same link
+            url = "http://127.0.0.1:9/read/1/pekan-batik"
+            response = HtmlResponse(url, body=body, encoding="utf-8", request=Request(url))
+            page = weakref.ref(response)
+            output = list(callback(response))
+            del response
+            assert output, kind
+            assert page() is None, f"the {kind} page is still in memory after its callback"
+    finally:
+        gc.enable()

@@ -15,6 +15,7 @@ try:  # Scrapy 2.14+ has its own download exceptions
 except ImportError:  # pragma: no cover - older Scrapy
     DownloadCancelledError = DownloadTimeoutError = type("_Never", (Exception,), {})
 from scrapy.http import Response, TextResponse
+from scrapy.selector import Selector
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
@@ -125,7 +126,7 @@ class NewsSpider(scrapy.Spider):
     def parse_homepage(self, response: Response):
         if not isinstance(response, TextResponse):
             return
-        for link in response.xpath('//link[@rel="alternate"][@href]'):
+        for link in page_selector(response).xpath('//link[@rel="alternate"][@href]'):
             kind = (link.attrib.get("type") or "").lower()
             if "rss" in kind or "atom" in kind or "rdf" in kind:
                 self._inc("discovery/homepage_feeds")
@@ -175,7 +176,7 @@ class NewsSpider(scrapy.Spider):
         self._inc("discovery/listing_pages")
         seen_next = False
         # The cap goes inside the XPath: a 100,000-link page must not become 100,000 selectors.
-        anchors = response.xpath(f"(//a[@href])[position() <= {self.max_links + 1}]")
+        anchors = page_selector(response).xpath(f"(//a[@href])[position() <= {self.max_links + 1}]")
         if len(anchors) > self.max_links:
             self._inc("discovery/links_truncated")
         for anchor in anchors[: self.max_links]:
@@ -281,7 +282,7 @@ class NewsSpider(scrapy.Spider):
         article_key = url_key(base[0] if base else first)
         # lxml directly, and the cheap test first: a real page holds hundreds of links and few
         # carry a page number (Selector objects and URL joins for all of them cost 30 ms a page).
-        hrefs = (a.get("href") for a in response.selector.root.iter("a") if a.get("href"))
+        hrefs = (a.get("href") for a in page_selector(response).root.iter("a") if a.get("href"))
         for href in itertools.islice(hrefs, self.max_links):
             if not disc.may_be_page_link(href):
                 continue
@@ -345,6 +346,14 @@ class NewsSpider(scrapy.Spider):
 def _is_html(response: TextResponse) -> bool:
     ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
     return not ctype or "html" in ctype or "xml" in ctype and b"<html" in response.body[:2048].lower()
+
+
+def page_selector(response: TextResponse) -> Selector:
+    """The page parsed, held only by the caller. `response.selector` and its response refer to each
+    other, so every page fetched (its body, its text and an lxml tree several times its size) stayed
+    in memory until Python's occasional full garbage collection: hundreds of pages at a time, 400 MB
+    on 1,500 real news pages."""
+    return Selector(text=response.text, type="html", base_url=response.url)
 
 
 def _page_record(response: TextResponse) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import lxml.html
 import py3langid
 import trafilatura
 from lxml import etree
+from trafilatura.utils import load_html
 
 from crawler.dates import iso, parse_date
 
@@ -176,14 +177,17 @@ def _jsonld_authors(value: Any) -> list[str]:
 
 
 def parse_html(html: str) -> Any:
-    """An lxml tree, or None for a page lxml cannot make anything of."""
+    """An lxml tree, parsed as trafilatura parses (so one parse serves both: trafilatura works on a
+    copy of a tree it is given), or None for a page lxml cannot make anything of."""
     try:
-        return lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        return load_html(html)
+    except (etree.ParserError, ValueError, TypeError):
         return None
 
 
-def find_dates(tree: Any, text_hint: str, tz: str) -> tuple[str | None, str | None]:
+def find_dates(tree: Any, text_hint: Callable[[], str], tz: str) -> tuple[str | None, str | None]:
+    """Published and modified dates from metadata, <time> elements, else the top of the visible
+    text (`text_hint`, read only when the metadata has no date)."""
     meta = _meta_values(tree)
     ld = _jsonld_values(tree)
     published = None
@@ -197,7 +201,7 @@ def find_dates(tree: Any, text_hint: str, tz: str) -> tuple[str | None, str | No
             if published:
                 break
     if not published:
-        m = _TEXT_DATE.search(text_hint)
+        m = _TEXT_DATE.search(text_hint())
         if m:
             published = parse_date(m.group(1), tz)
     modified = None
@@ -216,12 +220,17 @@ def detect_language(text: str, fallback: str | None) -> str | None:
     return lang or fallback
 
 
-def _visible_head_text(tree: Any) -> str:
+def _visible_head_text(tree: Any, limit: int = 6000) -> str:
     body = tree.find("body")
     if body is None:
         return ""
-    texts = body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]")
-    return " ".join(" ".join(texts).split())[:6000]
+    texts, size = [], 0
+    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"):
+        texts.append(text)
+        size += len(text)
+        if size > 2 * limit:  # whitespace collapses below; the rest of the page is not needed
+            break
+    return " ".join(" ".join(texts).split())[:limit]
 
 
 def extract_article(
@@ -233,7 +242,7 @@ def extract_article(
     if tree is None:
         raise NotAnArticle("unparseable_html")
     doc = trafilatura.bare_extraction(
-        first.html, url=first.url, with_metadata=True, include_comments=False,
+        tree, url=first.url, with_metadata=True, include_comments=False,
         include_tables=True, date_extraction_params={"original_date": True, "extensive_search": True},
     )
     if doc is None:
@@ -268,7 +277,7 @@ def extract_article(
     for name in byline_names:
         if name not in authors:
             authors.append(name)
-    published, modified = find_dates(tree, _visible_head_text(tree), timezone)
+    published, modified = find_dates(tree, lambda: _visible_head_text(tree), timezone)
     if not published and meta.get("date"):
         published = iso(parse_date(meta["date"], timezone))
     tags: list[str] = []

@@ -23,6 +23,7 @@ from whoosh import highlight, index
 from whoosh import query as wq
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import EmptyIndexError, LockError
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
@@ -234,6 +235,42 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
     return total
 
 
+class _OrphanProofTask(SubWriterTask):
+    """A writer process of a bulk rebuild that the kernel stops when the rebuild's process dies.
+    Whoosh forks these; killed hard, a rebuild otherwise left them running (and writing)."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.parent = os.getpid()
+
+    def run(self) -> None:
+        die_with_parent(self.parent)
+        super().run()
+
+
+class _MpWriter(MpWriter):
+    def _new_task(self):
+        task = _OrphanProofTask(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
+                                self.multisegment)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child process of `parent` (Linux): be killed when the parent dies, and exit now if it
+    already has."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the crash tests will say
+        return
+    if os.getppid() != parent:
+        os._exit(0)
+
+
 def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None) -> int:
     """A fresh index built beside the old one and swapped in, so searches work throughout."""
     final = index_dir(data_dir)
@@ -254,7 +291,11 @@ def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], No
     writer, in_writer = None, 0
     for start in range(0, len(ids), BATCH):
         if writer is None:
-            writer, in_writer = ix.writer(procs=procs, multisegment=procs > 1, limitmb=256, compound=False), 0
+            if procs > 1:
+                writer = _MpWriter(ix, procs=procs, multisegment=True, limitmb=256, compound=False)
+            else:
+                writer = ix.writer(limitmb=256, compound=False)
+            in_writer = 0
         rows = archive.get_articles(ids[start : start + BATCH])
         for row in rows.values():
             doc = _document(row)

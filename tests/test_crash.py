@@ -47,3 +47,35 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
     # Article pages are fetched once; feeds, sitemaps and listings are read again to find the rest.
     fetched = Counter(p for p, _m, s in sites.outlet.requests if s == 200 and p.startswith("/read/"))
     assert max(fetched.values()) == 1, {p: n for p, n in fetched.items() if n > 1}
+
+
+def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
+    # From MP_MIN articles on, `reindex` writes with one Whoosh process per core; they must go
+    # when the command is killed, not keep running (and writing) on their own.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from archive import Archive
+    from bench.crash import leftover_processes
+    from bench.search import corpus
+    from conftest import REPO
+    from indexer.index import MP_MIN
+
+    data = tmp_path / "data"
+    with Archive(data) as archive:
+        archive.db["articles"].insert_all(corpus(MP_MIN + 1000), batch_size=2000)
+    env = {**os.environ, "CCNEWS_DATA": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "ccnews", "reindex"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    writers: list[int] = []
+    while not writers and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        writers = [p for p in leftover_processes(str(data), wait_s=0) if p != proc.pid]
+    assert writers, "the reindex never started its writer processes"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert leftover_processes(str(data), wait_s=20) == []

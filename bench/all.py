@@ -57,8 +57,7 @@ def main() -> None:
     rows.append((f"news-please, first {np_pages:,} URLs of the site", f"{p['pipeline pages/s']} pages/s (ccnews)",
                  f"news-please {n['news-please pages/s']} pages/s",
                  f"{p['pipeline pages/s'] / max(n['news-please pages/s'], 0.01):.1f}x"))
-    rows.append((f"memory, {real:,}-page crawl", f"peak {p['peak MB, whole process tree']} MB (tree)",
-                 f"news-please peak {n['news-please peak MB']} MB", ""))
+    rows.append((f"memory, {real:,}-page crawl", _memory(p), f"news-please peak {n['news-please peak MB']} MB (RSS)", ""))
 
     for size in sizes:
         keep = Path(args.keep) / f"search-{size}" if args.keep else None
@@ -80,8 +79,8 @@ def main() -> None:
 
     m = pipeline.measure(pages=crawl_pages)
     figures["pipeline_generated"] = m
-    rows.append((f"memory, {crawl_pages:,}-page crawl", f"peak {m['peak MB, whole process tree']} MB (tree)",
-                 f"at 25/50/75/100%: {m['MB at 25/50/75/100% of the crawl']} MB", ""))
+    rows.append((f"memory, {crawl_pages:,}-page crawl", _memory(m),
+                 f"tree RSS at 25/50/75/100%: {m['MB at 25/50/75/100% of the crawl']} MB", ""))
     rows.append((f"pipeline, {crawl_pages:,} generated pages", f"{m['pipeline pages/s']} pages/s",
                  f"trafilatura alone {m['trafilatura alone pages/s']} pages/s", f"{m['ratio pipeline / trafilatura']}x"))
 
@@ -94,6 +93,11 @@ def main() -> None:
     print(f"(whole benchmark: {(time.perf_counter() - started) / 60:.0f} min)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
+
+
+def _memory(p: dict) -> str:
+    return (f"peak: largest process {p['peak MB, largest process']} MB; tree {p['peak MB, whole process tree (RSS)']} MB RSS, "
+            f"{p['peak MB, whole process tree (PSS)']} MB PSS")
 
 
 if __name__ == "__main__":

@@ -80,8 +80,10 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree_memory_mb(pid: int) -> tuple[float, float]:
+    """Resident memory (RSS) and proportional set size (PSS: shared pages split between the
+    processes sharing them, so the sum is what the tree really holds) of a process and all its
+    descendants, from /proc."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -89,28 +91,32 @@ def _tree_rss_mb(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
+    totals, todo = {"VmRSS:": 0, "Pss:": 0}, [pid]
     while todo:
         p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
+        for name in ("status", "smaps_rollup"):
+            try:
+                for line in Path(f"/proc/{p}/{name}").read_text().splitlines():
+                    key = line.split(None, 1)[0] if line.strip() else ""
+                    if key in totals:
+                        totals[key] += int(line.split()[1])
+            except OSError:
+                pass
         todo.extend(children.get(p, []))
-    return total / 1024
+    return totals["VmRSS:"] / 1024, totals["Pss:"] / 1024
 
 
 class MemorySampler(threading.Thread):
     def __init__(self, pid: int, every: float = 1.0):
         super().__init__(daemon=True)
-        self.pid, self.every, self.samples = pid, every, []
+        self.pid, self.every, self.samples, self.pss = pid, every, [], []
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.every):
-            self.samples.append(_tree_rss_mb(self.pid))
+            rss, pss = _tree_memory_mb(self.pid)
+            self.samples.append(rss)
+            self.pss.append(pss)
 
 
 def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str | None = "/read/",
@@ -147,7 +153,7 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
     with sqlite3.connect(work / "data" / "archive.db") as db:
         n = db.execute("select count(*) from articles").fetchone()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, n, peak_mb, sampler.samples
+    return elapsed, n, peak_mb, sampler.samples, sampler.pss
 
 
 def trafilatura_alone(site_root: Path, real: list[Path] | None = None) -> tuple[float, int]:
@@ -190,7 +196,7 @@ def measure(pages: int | None = None, real: int | None = None, corpus: Path = CO
         else:
             (site_root, _), files = build(work / "site", pages), None
             extra = ()
-        crawl_s, stored, peak_mb, samples = crawl(site_root, work, extra, None if real else "/read/")
+        crawl_s, stored, peak_mb, samples, pss = crawl(site_root, work, extra, None if real else "/read/")
         alone_s, n_alone = trafilatura_alone(site_root, files)
     pipeline_rate = stored / crawl_s
     alone_rate = n_alone / alone_s
@@ -202,7 +208,8 @@ def measure(pages: int | None = None, real: int | None = None, corpus: Path = CO
         "crawl seconds": round(crawl_s, 1),
         "trafilatura alone pages/s": round(alone_rate, 1),
         "ratio pipeline / trafilatura": round(pipeline_rate / alone_rate, 2),
-        "peak MB, whole process tree": round(max(samples or [0]), 1),
+        "peak MB, whole process tree (RSS)": round(max(samples or [0]), 1),
+        "peak MB, whole process tree (PSS)": round(max(pss or [0]), 1),
         "peak MB, largest process": round(peak_mb, 1),
         "MB at 25/50/75/100% of the crawl": " / ".join(f"{m:.0f}" for m in quarter),
     }

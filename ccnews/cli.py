@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -1046,18 +1047,20 @@ def demo(query, data_dir):
     from indexer import search as run_search
 
     data = resolve_data_dir(data_dir or "ccnews-demo-data")
-    outlet, city = start_demo_sites()
-    try:
-        registry_file = write_registry(data / "demo-sources.toml", outlet, city)
-        err.print(f"demo outlet at {outlet.base}, demo city site at {city.base}")
-        err.print(f"crawling into {data} (registry {registry_file})")
-        _open_archive(data, create=True).close()
-        s = crawl_settings(data_dir=data, sources_file=registry_file,
-                           overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
-        summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
-    finally:
-        outlet.stop()
-        city.stop()
+    # The demo sites' files are needed only while they are served.
+    with tempfile.TemporaryDirectory(prefix="ccnews-demo-sites-") as sites:
+        outlet, city = start_demo_sites(sites)
+        try:
+            registry_file = write_registry(data / "demo-sources.toml", outlet, city)
+            err.print(f"demo outlet at {outlet.base}, demo city site at {city.base}")
+            err.print(f"crawling into {data} (registry {registry_file})")
+            _open_archive(data, create=True).close()
+            s = crawl_settings(data_dir=data, sources_file=registry_file,
+                               overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
+            summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
+        finally:
+            outlet.stop()
+            city.stop()
     _print_summary(summaries)
     out.print(f"\n[bold]ccnews search {escape(query)}[/bold]")
     with _open_archive(data) as archive:

@@ -7,8 +7,11 @@ from conftest import articles, run_ccnews
 
 def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):
     data = tmp_path / "demo"
-    result = run_ccnews("demo", "--data-dir", str(data))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    result = run_ccnews("demo", "--data-dir", str(data), env={"TMPDIR": str(scratch)})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert list(scratch.iterdir()) == []  # the demo sites' files went with the demo
     rows = articles(data)
     founding = [r for r in rows if r["title"].startswith("Kejar Kota Kreatif")]
     assert sorted(r["source"] for r in founding) == ["demo-city", "demo-outlet"]

@@ -244,7 +244,7 @@ class _OrphanProofTask(SubWriterTask):
         self.parent = os.getpid()
 
     def run(self) -> None:
-        die_with_parent(self.parent)
+        _die_with_parent(self.parent)
         super().run()
 
 
@@ -257,7 +257,7 @@ class _MpWriter(MpWriter):
         return task
 
 
-def die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int) -> None:
     """In a child process of `parent` (Linux): be killed when the parent dies, and exit now if it
     already has."""
     import ctypes

@@ -96,10 +96,9 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
         p = todo.pop()
         for name in ("status", "smaps_rollup"):
             try:
-                for line in Path(f"/proc/{p}/{name}").read_text().splitlines():
-                    key = line.split(None, 1)[0] if line.strip() else ""
-                    if key in totals:
-                        totals[key] += int(line.split()[1])
+                for fields in map(str.split, Path(f"/proc/{p}/{name}").read_text().splitlines()):
+                    if fields and fields[0] in totals:
+                        totals[fields[0]] += int(fields[1])
             except OSError:
                 pass
         todo.extend(children.get(p, []))

@@ -51,7 +51,8 @@ BUSY_TIMEOUT_MS = 15_000
 ARTICLE_COLUMNS = {
     "id": int,
     "url": str,
-    "canonical_url": str,
+    "canonical_url": str,  # what the page's <link rel=canonical> says: a hint, not an identity
+    "canonical_key": str,  # its url_key, where it names another page than the front page
     "url_key": str,
     "source": str,
     "title": str,
@@ -80,6 +81,13 @@ ARTICLE_COLUMNS = {
 }
 
 
+# What an earlier capture of an article keeps beside its raw pages.
+VERSION_FIELDS = ("url", "canonical_url", "title", "text", "authors", "published", "modified", "language",
+                  "description", "word_count", "pages", "content_hash", "etag", "last_modified")
+# Two captures reached through a canonical link are one article when their texts share this much.
+SAME_TEXT = 0.5
+
+
 def resolve_data_dir(value: str | Path | None = None) -> Path:
     """The data directory: `value`, else $CCNEWS_DATA, else ./ccnews-data."""
     return Path(value or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -96,6 +104,35 @@ def now_iso() -> str:
 def content_hash(title: str | None, text: str | None) -> str:
     normal = " ".join(f"{title or ''}\n{text or ''}".split())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def _is_front_page(key: str) -> bool:
+    """Whether a url_key names a site's front page (no path, or only an index file)."""
+    rest = key.split("/", 1)[1] if "/" in key else ""
+    return rest.strip("/") == ""  # `/?p=101` is a WordPress post, not the front page
+
+
+def _words(text: str | None, n: int = 5) -> set[str]:
+    words = (text or "").casefold().split()
+    if len(words) < n:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def same_article(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two captures hold the same article: the same content, or the same headline, day and
+    mostly the same text. A canonical link alone never decides it."""
+    if a.get("content_hash") and a.get("content_hash") == b.get("content_hash"):
+        return True
+    day_a, day_b = (a.get("published") or "")[:10], (b.get("published") or "")[:10]
+    if day_a and day_b and day_a != day_b:
+        return False
+    wa, wb = _words(a.get("text")), _words(b.get("text"))
+    if not wa or not wb:
+        return False
+    overlap = len(wa & wb) / len(wa | wb)
+    same_title = " ".join((a.get("title") or "").casefold().split()) == " ".join((b.get("title") or "").casefold().split())
+    return overlap >= (SAME_TEXT if same_title else 0.8)
 
 
 def compress(body: bytes) -> bytes:
@@ -248,6 +285,24 @@ class Archive:
                 db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
             # Listing a search hit's copies looks its group up (archives made before had none).
             db["articles"].create_index(["group_id"], if_not_exists=True)
+            db["articles"].create_index(["canonical_key"], if_not_exists=True)
+            if "article_versions" not in db.table_names():
+                # Earlier captures of an article: what it said before the outlet changed it.
+                db["article_versions"].create(
+                    {"id": int, "article_id": int, "captured_at": str, "superseded_at": str,
+                     **{k: ARTICLE_COLUMNS[k] for k in VERSION_FIELDS}},
+                    pk="id",
+                    foreign_keys=[("article_id", "articles", "id")],
+                )
+                db["article_versions"].create_index(["article_id"])
+                db["version_pages"].create(
+                    {"id": int, "version_id": int, "page_no": int, "url": str, "status": int,
+                     "content_type": str, "encoding": str, "headers": str, "fetched_at": str,
+                     "size": int, "body": bytes},
+                    pk="id",
+                    foreign_keys=[("version_id", "article_versions", "id")],
+                )
+                db["version_pages"].create_index(["version_id", "page_no"], unique=True)
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -326,52 +381,66 @@ class Archive:
     ) -> tuple[str, int]:
         """Insert or update one article and its raw pages; returns (new|updated|unchanged, id).
 
-        The record is found by any of its URLs (fetched, canonical, aliases such as the URL
-        before redirects), so one article reached several ways stays one record.
+        An article is found by the URLs it was fetched at (the final URL and, unless a redirect led
+        to a site's front page, the URL asked for). Its `<link rel=canonical>` is only a hint: it
+        joins the record the canonical URL names (or that earlier pages naming the same canonical
+        made) when the content says it is the same article (`same_article`); distinct articles that
+        share a canonical stay distinct. A changed capture never overwrites the one before: that is
+        kept, raw pages included, in `article_versions` and `version_pages`.
         """
         stamp = record.get("fetched_at") or now_iso()
-        urls = [u for u in [record.get("canonical_url"), record["url"], *aliases] if u]
+        own = url_key(record["url"])
+        urls = [record["url"]]
+        if not _is_front_page(own):
+            urls += [u for u in aliases if u]
         keys = list(dict.fromkeys(url_key(u) for u in urls))
+        canonical = record.get("canonical_url")
+        canonical_key = url_key(canonical) if canonical else None
+        if canonical_key and (_is_front_page(canonical_key) or canonical_key in keys):
+            canonical_key = None  # a front page is no article's canonical; naming itself says nothing
         row = dict(record)
         row["authors"] = json.dumps(row.get("authors") or [], ensure_ascii=False)
         row["tags"] = json.dumps(row.get("tags") or [], ensure_ascii=False)
         row["content_hash"] = content_hash(row.get("title"), row.get("text"))
-        row["url_key"] = keys[0]
+        row["url_key"] = own
+        row["canonical_key"] = canonical_key
         row["fetched_at"] = stamp
         with self.transaction():
-            placeholders = ",".join("?" * len(keys))
-            found = list(
-                self.db.query(
-                    "select a.id, a.content_hash, a.url_key from article_urls u join articles a "
-                    f"on a.id = u.article_id where u.url_key in ({placeholders}) "
-                    f"union all select id, content_hash, url_key from articles where url_key in ({placeholders}) limit 1",
-                    keys + keys,
-                )
-            )
-            if found:
-                article_id = found[0]["id"]
-                row["url_key"] = found[0]["url_key"]
-                if found[0]["content_hash"] == row["content_hash"]:
+            current = self._find_by_urls(keys)
+            if current is None:
+                current = self._find_same(keys, canonical_key, row)
+            if current is not None:
+                article_id = current["id"]
+                # The record keeps the URL it was first archived at, unless this is the page that
+                # record named as its canonical.
+                promote = current.get("canonical_key") in keys and current["url_key"] not in keys
+                if not promote:
+                    row.pop("url_key")
+                if current["content_hash"] == row["content_hash"]:
                     outcome = "unchanged"
-                    self.db["articles"].update(
-                        article_id,
-                        {k: row.get(k) for k in ("fetched_at", "etag", "last_modified")},
-                    )
+                    update = {k: row.get(k) for k in ("fetched_at", "etag", "last_modified")}
+                    if promote:
+                        update.update(url=row["url"], url_key=own, canonical_url=row.get("canonical_url"),
+                                      canonical_key=None)
+                    self.db["articles"].update(article_id, update)
                 else:
                     outcome = "updated"
+                    self._keep_version(current, stamp)
                     row.pop("first_seen", None)
                     row.update(updated_at=stamp, indexed=0)
+                    if current.get("canonical_key") and not canonical_key and not promote:
+                        row.pop("canonical_key")
                     self.db["articles"].update(article_id, row)
-                    self._replace_pages(article_id, pages, stamp)
+                    self._insert_pages(article_id, pages, stamp)
             else:
                 outcome = "new"
                 row.update(first_seen=stamp, updated_at=stamp, indexed=0)
                 article_id = self.db["articles"].insert(row).last_pk
-                self._replace_pages(article_id, pages, stamp)
+                self._insert_pages(article_id, pages, stamp)
             self.db["article_urls"].insert_all(
                 [
                     {"url_key": k, "article_id": article_id, "url": u, "first_seen": stamp}
-                    for k, u in zip(keys, urls)
+                    for k, u in zip(keys, dict.fromkeys(urls))
                 ],
                 ignore=True,
             )
@@ -379,8 +448,93 @@ class Archive:
                 self.set_tags(article_id, tags)
         return outcome, article_id
 
-    def _replace_pages(self, article_id: int, pages: list[dict[str, Any]], stamp: str) -> None:
-        self.db.execute("delete from raw_pages where article_id = ?", [article_id])
+    def _find_by_urls(self, keys: list[str]) -> dict[str, Any] | None:
+        marks = ",".join("?" * len(keys))
+        found = list(self.db.query(
+            f"select a.* from article_urls u join articles a on a.id = u.article_id where u.url_key in ({marks}) "
+            f"union all select * from articles where url_key in ({marks}) limit 1",
+            keys + keys,
+        ))
+        return found[0] if found else None
+
+    def _find_same(self, keys: list[str], canonical_key: str | None, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The archived article this capture is the same article as, by way of canonical links:
+        the page its canonical names, or pages that named this page (or the same canonical) as
+        theirs. Only when the content says so (`same_article`)."""
+        names = [*keys, canonical_key] if canonical_key else list(keys)
+        marks = ",".join("?" * len(names))
+        candidates = list(self.db.query(
+            f"select * from articles where canonical_key in ({marks}) "
+            + ("union select a.* from article_urls u join articles a on a.id = u.article_id where u.url_key = ? "
+               if canonical_key else "")
+            + "limit 50",
+            names + ([canonical_key] if canonical_key else []),
+        ))
+        for candidate in candidates:
+            if same_article(candidate, row):
+                return candidate
+        return None
+
+    def _keep_version(self, current: dict[str, Any], stamp: str) -> None:
+        """Move the article's current capture (fields and raw pages) into its version history."""
+        fields = {k: current.get(k) for k in VERSION_FIELDS}
+        version_id = self.db["article_versions"].insert({
+            "article_id": current["id"], "captured_at": current.get("fetched_at"), "superseded_at": stamp,
+            **fields,
+        }).last_pk
+        self.db.execute(
+            "insert into version_pages (version_id, page_no, url, status, content_type, encoding, headers, "
+            "fetched_at, size, body) select ?, page_no, url, status, content_type, encoding, headers, fetched_at, "
+            "size, body from raw_pages where article_id = ?",
+            [version_id, current["id"]],
+        )
+        self.db.execute("delete from raw_pages where article_id = ?", [current["id"]])
+
+    def versions(self, article_id: int) -> list[dict[str, Any]]:
+        """Earlier captures of an article, oldest first, each with its raw pages' URLs and sizes."""
+        rows = list(self.db.query(
+            "select * from article_versions where article_id = ? order by id", [article_id]))
+        for r in rows:
+            r["authors"] = json.loads(r["authors"] or "[]")
+            r["pages"] = list(self.db.query(
+                "select page_no, url, status, fetched_at, size from version_pages where version_id = ? "
+                "order by page_no", [r["id"]]))
+        return rows
+
+    def version_pages(self, version_id: int) -> list[dict[str, Any]]:
+        rows = list(self.db.query(
+            "select * from version_pages where version_id = ? order by page_no", [version_id]))
+        for r in rows:
+            r["body"] = decompress(r["body"])
+            r["headers"] = json.loads(r["headers"] or "{}")
+        return rows
+
+    def article_details(self, article_id: int, versions: bool = False) -> dict[str, Any]:
+        """One article as `ccnews show` prints it: its fields, the URLs it was reached at, its
+        syndicated copies, the collections it is in and (with `versions`) its earlier captures."""
+        from archive.copies import copies_of_many
+
+        rows = self.get_articles([article_id])
+        if not rows:
+            raise ArchiveError(f"no article with id {article_id}")
+        record = {k: v for k, v in rows[article_id].items() if k not in ("indexed", "canonical_key")}
+        for key in ("authors", "tags", "cities", "fields", "network"):
+            record[key] = json.loads(record.get(key) or "[]")
+        record["urls"] = [r["url"] for r in self.db.query(
+            "select url from article_urls where article_id = ? order by first_seen", [article_id])]
+        record["copies"] = copies_of_many(self, [article_id])[article_id]
+        record["collections"] = []
+        if "collection_articles" in self.db.table_names():
+            record["collections"] = [r["name"] for r in self.db.query(
+                "select c.name from collection_articles ca join collections c on c.id = ca.collection_id "
+                "where ca.article_id = ? and not coalesce(ca.removed, 0) order by c.name", [article_id])]
+        record["n_versions"] = self.db.execute(
+            "select count(*) from article_versions where article_id = ?", [article_id]).fetchone()[0]
+        if versions:
+            record["versions"] = self.versions(article_id)
+        return record
+
+    def _insert_pages(self, article_id: int, pages: list[dict[str, Any]], stamp: str) -> None:
         self.db["raw_pages"].insert_all(
             {
                 "article_id": article_id, "page_no": i + 1, "url": p["url"],

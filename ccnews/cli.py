@@ -689,6 +689,65 @@ def ingest(redis_url, batch, idle_exit, data_dir):
 
 
 @cli.command()
+@click.argument("ref", metavar="ID_OR_URL")
+@click.option("--versions", is_flag=True, help="Also list the earlier captures of the article (what it said before).")
+@click.option("--raw", is_flag=True, help="Print the archived raw HTML of page 1 instead (of --version N with it).")
+@click.option("--version", "version_no", type=click.IntRange(1), metavar="N",
+              help="With --raw: the Nth earlier capture (1 is the oldest; see --versions).")
+@click.option("--json", "as_json", is_flag=True, help="Print the article as one JSON object.")
+@data_dir_option
+def show(ref, versions, raw, version_no, as_json, data_dir):
+    """Show one archived article: its fields, clean text, copies, collections and versions.
+
+    \b
+    Example:
+        ccnews show 12 --versions
+        ccnews show https://radarpekalongan.disway.id/read/101/... --json
+        ccnews show 12 --raw --version 1 > first-capture.html
+    """
+    from ccnews import collections as colls
+
+    if version_no and not raw:
+        raise OptionProblem("--version", "goes with --raw (the listing is --versions)")
+    with _open_archive(data_dir) as archive:
+        (article_id,) = colls.resolve(archive, [ref])
+        if raw:
+            if version_no:
+                found = archive.versions(article_id)
+                if version_no > len(found):
+                    raise OptionProblem("--version", f"article {article_id} has {len(found)} earlier capture(s)")
+                pages = archive.version_pages(found[version_no - 1]["id"])
+            else:
+                pages = archive.raw_pages(article_id)
+            if not pages:
+                raise click.ClickException(f"article {article_id} has no archived raw page")
+            sys.stdout.buffer.write(pages[0]["body"])
+            sys.stdout.flush()
+            return
+        record = archive.article_details(article_id, versions=versions)
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    for key in ("id", "title", "url", "source", "published", "authors", "language", "cities", "fields",
+                "relevance", "first_seen", "fetched_at", "updated_at"):
+        value = record.get(key)
+        value = ", ".join(value) if isinstance(value, list) else value
+        out.print(f"[bold]{key:>10}[/bold]  {escape(str(value if value is not None else ''))}", overflow="ignore", crop=False)
+    for copy in record["copies"]:
+        out.print(f"[bold]{'copy':>10}[/bold]  {copy['id']} {escape(copy['source'])} {escape(copy['url'])}",
+                  overflow="ignore", crop=False)
+    for name in record["collections"]:
+        out.print(f"[bold]{'collection':>10}[/bold]  {escape(name)}")
+    for n, v in enumerate(record.get("versions", []), 1):
+        out.print(f"[bold]{'version ' + str(n):>10}[/bold]  captured {v['captured_at']}, replaced {v['superseded_at']}: "
+                  f"{escape(v['title'] or '')}", overflow="ignore", crop=False)
+    out.print()
+    out.print(escape(record.get("text") or ""))
+    if not versions and record["n_versions"]:
+        err.print(f"{record['n_versions']} earlier capture(s): see them with --versions")
+
+
+@cli.command()
 @data_dir_option
 def retag(data_dir):
     """Tag the whole archive again with cities, fields and relevance, and regroup copies.
@@ -713,18 +772,32 @@ def retag(data_dir):
 
 
 @cli.command()
+@click.option("--verify", is_flag=True,
+              help="Do not rebuild: compare the archive with the index and repair what differs.")
 @data_dir_option
-def reindex(data_dir):
+def reindex(verify, data_dir):
     """Rebuild the search index from the archive (after damage, or an upgrade).
+
+    With --verify, check instead that every archived article is in the index (and nothing else
+    is), index what is missing and remove what is left over.
 
     \b
     Example:
         ccnews reindex --data-dir ./ccnews-data
+        ccnews reindex --verify
     """
     from indexer import rebuild
+    from indexer import verify as check
 
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
+        if verify:
+            found = check(archive, data)
+            err.print(f"{found['missing']} article(s) flagged as indexed were missing from the index, "
+                      f"{found['extra']} indexed article(s) are no longer archived, {found['behind']} were waiting "
+                      f"to be indexed; indexed {found['indexed']}" + ("" if found["missing"] or found["extra"] else
+                                                                       "; the index matches the archive"))
+            return
         n = rebuild(archive, data)
     err.print(f"indexed {n} article(s)")
 

@@ -22,6 +22,8 @@ from typing import Any
 import redis
 
 from archive import Archive, ArchiveError
+from crawler.pipelines.archive import remember_skip
+from crawler.pipelines.archive import store_item as archive_item
 from crawler.redis_io import ITEMS_KEY, RUNS_KEY, deserialize_item
 
 PROCESSING = ITEMS_KEY + ":processing"
@@ -43,22 +45,14 @@ def connect(url: str) -> redis.Redis:
 
 def store_item(archive: Archive, data: dict[str, Any], counts: Counter) -> None:
     """One crawled item into the archive (inside the caller's transaction)."""
-    article = data.get("article") or {}
     if data.get("skip"):
-        urls = [data.get("url"), data.get("requested_url"), article.get("canonical_url")]
-        archive.remember_skipped(urls, data["source"], data["skip"], (data.get("tags") or {}).get("relevance"))
+        remember_skip(archive, data)
         counts["skipped_" + data["skip"]] += 1
         return
-    pages = data.get("pages") or []
-    if not pages or not article:
+    if not data.get("pages") or not data.get("article"):
         counts["empty"] += 1
         return
-    headers = pages[0].get("headers") or {}
-    record = {k: v for k, v in article.items() if k not in ("id",)}
-    record.update(source=data["source"], fetched_at=data.get("fetched_at"),
-                  etag=headers.get("etag"), last_modified=headers.get("last-modified"))
-    aliases = [data["requested_url"]] if data.get("requested_url") else []
-    outcome, _ = archive.store_article(record, pages, aliases, tags=data.get("tags"))
+    outcome, _ = archive_item(archive, data)
     counts[outcome] += 1
 
 
@@ -127,7 +121,9 @@ def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size:
             counts["replayed"] += len(left)
         idle_since = time.monotonic()
         last_index = time.monotonic()
-        dirty = bool(left)
+        # A writer killed after its commit but before indexing left articles unindexed: index them
+        # now, even if no new item ever arrives.
+        dirty = bool(left) or archive.count_unindexed() > 0
         while not stopping["flag"]:
             batch = []
             first = server.blmove(ITEMS_KEY, PROCESSING, 1.0, "LEFT", "RIGHT")

@@ -237,6 +237,7 @@ class SiteArticle:
     in_listing: bool = True
     footer: list[str] = field(default_factory=list)  # boilerplate lines inside the body
     feed_suffix: str = ""  # appended to the URL in the feed (tracking parameters)
+    canonical: str | None = None  # the path its <link rel=canonical> names (default: its own)
 
 
 @dataclass
@@ -282,7 +283,7 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
   <meta property="og:title" content="{esc(art.title)}">
   <meta name="description" content="{esc(art.description or art.pages[0][0][:150])}">
   <meta name="keywords" content="{esc(', '.join(art.tags))}">
-{meta}  <link rel="canonical" href="{{{{BASE}}}}{art.path}">
+{meta}  <link rel="canonical" href="{{{{BASE}}}}{art.path if art.canonical is None else art.canonical}">
   <link rel="alternate" type="application/rss+xml" href="/feed">
 </head>
 <body>

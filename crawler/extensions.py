@@ -113,7 +113,7 @@ def follow_archive(data_dir: str, conn) -> None:
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
     from archive.copies import group_copies
-    from indexer import IndexProblem, sync
+    from indexer import IndexBusy, IndexProblem, sync
 
     regrouped = indexed = 0
     error = failure = None
@@ -124,7 +124,13 @@ def follow_archive(data_dir: str, conn) -> None:
                 # Only what has been grouped: indexed before, a copy would be indexed twice.
                 upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
                 regrouped += group_copies(archive)
-                indexed += sync(archive, data_dir, upto=upto)
+                try:
+                    # While the crawl goes on, a rebuild holding the index is waited out a round
+                    # at a time; at the end, for up to a minute.
+                    indexed += sync(archive, data_dir, upto=upto, wait=60.0 if finishing else 0.0)
+                except IndexBusy:
+                    if finishing:
+                        raise
                 if finishing:
                     break
                 if conn.poll(2.0):

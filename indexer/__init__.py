@@ -3,6 +3,7 @@
 from indexer.index import (
     Filters,
     Hit,
+    IndexBusy,
     IndexProblem,
     QueryError,
     Results,
@@ -11,6 +12,7 @@ from indexer.index import (
     rebuild,
     search,
     sync,
+    verify,
 )
 
-__all__ = ["Filters", "Hit", "IndexProblem", "QueryError", "Results", "doc_count", "matching_ids", "rebuild", "search", "sync"]
+__all__ = ["Filters", "Hit", "IndexBusy", "IndexProblem", "QueryError", "Results", "doc_count", "matching_ids", "rebuild", "search", "sync", "verify"]

@@ -13,7 +13,8 @@ import shutil
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -208,31 +209,100 @@ def _writer(ix):
             time.sleep(0.2)
 
 
+class IndexBusy(IndexProblem):
+    """Another ccnews process is writing the index (a rebuild, another crawl's indexer)."""
+
+
+LOCK_FILE = "index.lock"
+
+
+@contextmanager
+def index_lock(data_dir: str | Path, wait: float = LOCK_WAIT_S) -> Iterator[None]:
+    """The one writer of a data directory's index, across processes.
+
+    Whoosh's own lock lives inside the index folder, which a rebuild replaces: an indexer beside a
+    crawl then wrote into the folder being swapped out, and flagged articles as indexed that the
+    new index never held. This lock sits beside the folder, so a rebuild and every incremental
+    writer take turns.
+    """
+    import fcntl
+
+    path = Path(data_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusy("the search index is being written by another ccnews process (a reindex?); "
+                                    "try again when it finishes") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None,
-         upto: int | None = None) -> int:
+         upto: int | None = None, wait: float = LOCK_WAIT_S) -> int:
     """Index every article the index has not seen in its current state; returns how many.
 
     Articles are flagged in the archive only after the index commit, so a crash in between
-    re-indexes them next time (update_document is idempotent) rather than losing them.
+    re-indexes them next time (update_document is idempotent) rather than losing them; both happen
+    under the index lock, so the index that was written is the one searches open.
     """
-    ix = open_index(data_dir, create=True)
     total = 0
-    for batch in archive.unindexed(BATCH, upto):
-        writer = _writer(ix)
-        try:
-            docs = [_document(row) for row in batch]
-            for doc in docs:
-                writer.update_document(**doc)
-            _note_latest(index_dir(data_dir), docs)  # under the writer's lock
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        archive.mark_indexed([(r["id"], r["content_hash"]) for r in batch])
-        total += len(batch)
-        if progress:
-            progress(total)
+    with index_lock(data_dir, wait):
+        ix = open_index(data_dir, create=True)
+        for batch in archive.unindexed(BATCH, upto):
+            writer = _writer(ix)
+            try:
+                docs = [_document(row) for row in batch]
+                for doc in docs:
+                    writer.update_document(**doc)
+                _note_latest(index_dir(data_dir), docs)  # under the writer's lock
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            archive.mark_indexed([(r["id"], r["content_hash"]) for r in batch])
+            total += len(batch)
+            if progress:
+                progress(total)
     return total
+
+
+def verify(archive: Archive, data_dir: str | Path, repair: bool = True) -> dict[str, int]:
+    """Compare the archive with the index: articles flagged indexed that the index lacks, and index
+    entries of articles the archive no longer has. With `repair`, index the first and remove the
+    second. Returns the counts found (and `indexed`, how many were indexed by the repair)."""
+    with index_lock(data_dir):
+        ix = open_index(data_dir, create=True)
+        try:
+            with ix.searcher() as searcher:
+                in_index = {int(fields["id"]) for fields in searcher.reader().all_stored_fields()}
+        except _CORRUPTION as exc:
+            raise _damaged(index_dir(data_dir), exc) from exc
+        flagged = {r[0] for r in archive.db.execute("select id from articles where indexed = 1")}
+        archived = {r[0] for r in archive.db.execute("select id from articles")}
+        missing = sorted(flagged - in_index)
+        extra = sorted(in_index - archived)
+        behind = archive.count_unindexed()
+        if repair and extra:
+            writer = _writer(ix)
+            for article_id in extra:
+                writer.delete_by_term("id", str(article_id))
+            writer.commit()
+        if repair and missing:
+            with archive.transaction():
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start : start + 500]
+                    archive.db.execute(f"update articles set indexed = 0 where id in ({','.join('?' * len(chunk))})", chunk)
+    indexed = sync(archive, data_dir) if repair else 0
+    return {"missing": len(missing), "extra": len(extra), "behind": behind, "indexed": indexed}
 
 
 class _OrphanProofTask(SubWriterTask):
@@ -272,7 +342,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None) -> int:
-    """A fresh index built beside the old one and swapped in, so searches work throughout."""
+    """A fresh index built beside the old one and swapped in, so searches work throughout; no
+    other writer touches the index meanwhile (articles archived during the rebuild are indexed by
+    the next `sync`)."""
+    with index_lock(data_dir):
+        return _rebuild(archive, data_dir, progress)
+
+
+def _rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None) -> int:
     final = index_dir(data_dir)
     fresh = Path(data_dir) / (INDEX_DIR + ".new")
     shutil.rmtree(fresh, ignore_errors=True)

@@ -172,3 +172,22 @@ def test_unreachable_redis_is_one_line(tmp_path):
         port = s.getsockname()[1]
     result = ingest(tmp_path / "d", f"redis://127.0.0.1:{port}/0")
     assert result.returncode == 1 and "cannot use Redis" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_restarted_writer_with_an_empty_queue_indexes_what_a_killed_writer_stored(redis_url, tmp_path):
+    from archive import Archive
+    from indexer import matching_ids
+
+    data = tmp_path / "data"
+    with Archive(data) as archive:
+        # What a writer killed between its SQLite commit and its indexing left behind.
+        for n in range(30):
+            archive.store_article({"url": f"http://127.0.0.1:1/read/{n}/artikel", "source": "s", "title": f"Artikel {n}",
+                                   "text": f"Kabar batik nomor {n} dari Pekalongan untuk pembaca setia."},
+                                  pages=[{"url": f"http://127.0.0.1:1/read/{n}/artikel", "body": b"<html></html>"}])
+        assert archive.count_unindexed() == 30
+    result = ingest(data, redis_url, "--idle-exit", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert len(matching_ids(data, "batik")) == 30
+    with Archive(data) as archive:
+        assert archive.count_unindexed() == 0

@@ -48,28 +48,37 @@ class ArchivePipeline:
             self.stats.inc_value("ccnews/articles/unchanged")
             return item
         if adapter.get("skip"):
-            urls = [adapter["url"], adapter.get("requested_url"), article.get("canonical_url")]
-            self.archive.remember_skipped(urls, adapter["source"], adapter["skip"], (adapter.get("tags") or {}).get("relevance"))
+            remember_skip(self.archive, adapter)
             raise DropItem(f"{adapter['skip']}: {adapter['url']}")  # counted where it was judged
-        first = adapter["pages"][0]
-        headers = first.get("headers") or {}
-        record = {
-            **article,
-            "source": adapter["source"],
-            "fetched_at": adapter["fetched_at"],
-            "etag": headers.get("etag"),
-            "last_modified": headers.get("last-modified"),
-        }
-        pages = [{k: p[k] for k in ("url", "status", "headers", "content_type", "encoding", "body", "fetched_at")}
-                 for p in adapter["pages"]]
-        aliases = [adapter.get("requested_url")] if adapter.get("requested_url") else []
         try:
-            outcome, article_id = self.archive.store_article(record, pages, aliases, tags=adapter.get("tags"))
+            outcome, article_id = store_item(self.archive, adapter)
         except ArchiveError as exc:
             self.stats.inc_value("ccnews/errors/archive")
             raise DropItem(f"not archived: {exc}") from None
         self.stats.inc_value(f"ccnews/articles/{outcome}")
         article["id"] = article_id
         # The bodies are safely archived; do not keep megabytes alive in the item.
-        adapter["pages"] = [{"url": p["url"]} for p in pages]
+        adapter["pages"] = [{"url": p["url"]} for p in adapter["pages"]]
         return item
+
+
+def remember_skip(archive: Archive, item) -> None:
+    """Record the URLs a page judged not worth keeping was reached by (never its canonical link:
+    that names another page, which may well be an article)."""
+    urls = [item.get("url"), item.get("requested_url")]
+    archive.remember_skipped(urls, item["source"], item["skip"], (item.get("tags") or {}).get("relevance"))
+
+
+def store_item(archive: Archive, item) -> tuple[str, int]:
+    """One extracted article and its raw pages into the archive: the one path from a crawled item
+    to archive rows, for the crawl's pipeline and for the Redis writer alike."""
+    article = item["article"]
+    pages = item["pages"]
+    headers = pages[0].get("headers") or {}
+    record = {k: v for k, v in article.items() if k != "id"}
+    record.update(source=item["source"], fetched_at=item.get("fetched_at"),
+                  etag=headers.get("etag"), last_modified=headers.get("last-modified"))
+    pages = [{k: p.get(k) for k in ("url", "status", "headers", "content_type", "encoding", "body", "fetched_at")}
+             for p in pages]
+    aliases = [item["requested_url"]] if item.get("requested_url") else []
+    return archive.store_article(record, pages, aliases, tags=item.get("tags"))

@@ -12,12 +12,14 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from archive.urls import url_key
 from crawler.dates import parse_date
-from crawler.discovery import host_allowed
+from crawler.discovery import NOT_ARTICLES, host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,23 @@ def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str |
     except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
         return "error", f"{type(exc).__name__}: {exc}", None
     return "ok", article, tag(article.get("title"), article.get("text")).as_dict()
+
+
+def plausible_canonical(url: str, source) -> bool:
+    """Whether a page's canonical link may name the same article elsewhere on its site.
+
+    A republished copy pointing at the original outlet stays a record of its own; the front page,
+    a listing or a section page is never an article's canonical (templates that print one on
+    every page would otherwise merge every article into one).
+    """
+    if not host_allowed(url, source.allowed_domains):
+        return False
+    key = url_key(url)
+    if key.split("/", 1)[-1].strip("/") == "":
+        return False
+    if key in {url_key(u) for u in [source.homepage, *source.listings, *source.feeds, *source.sitemaps]}:
+        return False
+    return not NOT_ARTICLES.search(urlsplit(url).path)
 
 
 class ExtractPipeline:
@@ -100,8 +119,7 @@ class ExtractPipeline:
             logger.warning("extraction failed for %s: %s", adapter["url"], value)
             raise DropItem(f"extraction failed: {adapter['url']}")
         article = value
-        if article["canonical_url"] and not host_allowed(article["canonical_url"], source.allowed_domains):
-            # A republished copy pointing at the original outlet stays a record of its own.
+        if article["canonical_url"] and not plausible_canonical(article["canonical_url"], source):
             article["canonical_url"] = None
         if not article["published"] and adapter.get("listed_date"):
             dt = parse_date(adapter["listed_date"], source.timezone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from archive.errors import ArchiveError, ArchiveFull
 from archive.urls import url_key
 
 
@@ -93,8 +95,6 @@ def resolve_data_dir(value: str | Path | None = None) -> Path:
     return Path(value or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
 
 
-class ArchiveError(Exception):
-    """A problem with the archive file that the user must see as one line."""
 
 
 def now_iso() -> str:
@@ -168,7 +168,7 @@ class Archive:
             elif "articles" not in self.db.table_names():
                 raise ArchiveError(f"{self.path} is not a ccnews archive")
         except sqlite3.DatabaseError as exc:
-            raise ArchiveError(_describe(exc, self.path)) from exc
+            raise archive_error(exc, self.path) from exc
         except OSError as exc:
             raise ArchiveError(f"cannot open archive {self.path}: {exc.strerror or exc}") from exc
 
@@ -206,8 +206,10 @@ class Archive:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.OperationalError as exc:
-            raise ArchiveError(_describe(exc, self.path)) from exc
+        except sqlite3.IntegrityError:
+            raise  # our own constraint: the caller decides (the Redis writer skips the item)
+        except sqlite3.DatabaseError as exc:  # locked, full, damaged
+            raise archive_error(exc, self.path) from exc
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -771,10 +773,17 @@ def _counts_sql(by: str, by_source: bool, where: str) -> str:
 _UTC_EXPR = "datetime(published)"
 
 
-def _describe(exc: sqlite3.Error, path: Path) -> str:
+def archive_error(exc: BaseException, path: Path | None) -> ArchiveError:
+    """The one-line error for an SQLite (or OS) failure on the archive at `path`."""
     msg = str(exc)
+    path = path or "in the data directory"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in msg or "SQLITE_FULL" in msg:
+        return ArchiveFull(f"the disk holding the archive {path} is full: free some space, then run again "
+                           "(nothing archived is lost)")
     if "locked" in msg or "busy" in msg:
-        return f"the archive {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000}s): try again when it finishes"
-    if "not a database" in msg or "malformed" in msg:
-        return f"the archive {path} is damaged or not a SQLite file ({msg})"
-    return f"archive {path}: {msg}"
+        return ArchiveError(f"the archive {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000}s): "
+                            "try again when it finishes")
+    if "not a database" in msg or "malformed" in msg or "disk image" in msg:
+        return ArchiveError(f"the archive {path} is damaged or not a SQLite file ({msg}); see the README on "
+                            "recovering an archive")
+    return ArchiveError(f"archive {path}: {msg}")

@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from datetime import datetime, time, timedelta
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archive import Archive, ArchiveError, resolve_data_dir
+from archive.errors import CcnewsError
 from ccnews import __version__
 from crawler.dates import parse_date
 from crawler.registry import ENV_VAR as SOURCES_ENV
@@ -34,6 +36,8 @@ EXPORT_COLUMNS = [
     "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "text",
 ]
 JSON_COLUMNS = ("authors", "tags", "cities", "fields")
+FORMULAS_HELP = ("CSV: keep cells that begin with = + - @ as they are (by default they get a leading ' so a "
+                 "spreadsheet shows them instead of running them).")
 
 
 class OptionProblem(click.ClickException):
@@ -49,12 +53,14 @@ class Group(click.Group):
     """Turns the library's own errors into one clear line and a non-zero exit."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from indexer import IndexProblem
-
         try:
             return super().invoke(ctx)
-        except (ArchiveError, RegistryError, IndexProblem) as exc:
+        except CcnewsError as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:  # damage met while reading rows, outside a transaction
+            from archive.db import archive_error
+
+            raise click.ClickException(str(archive_error(exc, None))) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             ctx.exit(130)
@@ -214,10 +220,11 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
     err.print(f"crawling {len(ids)} source(s)" + ("" if os.environ.get("CCNEWS_REDIS_URL") else f" into {data}"))
     summaries = run_crawl(ids, s, progress=_progress_printer())
     _print_summary(summaries)
-    if any(sm.get("finish_reason") == "failed" for sm in summaries.values()):
-        for sid, sm in summaries.items():
-            if sm.get("failure"):
-                err.print(f"[red]{sid}: {escape(sm['failure'])}[/red]")
+    failed = {sid: sm for sid, sm in summaries.items()
+              if sm.get("finish_reason") == "failed" or sm.get("outcome") == "failed"}
+    for sid, sm in failed.items():
+        err.print(f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]", overflow="ignore", crop=False)
+    if failed:
         sys.exit(1)
 
 
@@ -361,8 +368,9 @@ def _hit_dict(h) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
+@click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
 @data_dir_option
-def export(query, filters, fmt, output, no_text, data_dir):
+def export(query, filters, fmt, output, no_text, keep_formulas, data_dir):
     """Export articles (all, or those matching QUERY) as CSV, JSON or NDJSON.
 
     \b
@@ -384,43 +392,51 @@ def export(query, filters, fmt, output, no_text, data_dir):
             since=to_utc_text(filters.since) if filters.since else None,
             until=to_utc_text(filters.until) if filters.until else None,
         )
-        n = _write_rows(rows, fmt, output)
+        n = _write_rows(rows, fmt, output, keep_formulas)
     err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
 
 
-def _write_rows(rows, fmt: str, output: Path | None) -> int:
+def _write_rows(rows, fmt: str, output: Path | None, formulas: bool = False) -> int:
+    """Rows as CSV, JSON or NDJSON to `output` (whole or not at all) or stdout."""
+    from ccnews.output import atomic_text
+
+    if output:
+        with atomic_text(output) as fh:
+            return _rows_to(fh, rows, fmt, formulas)
+    fh = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True) \
+        if hasattr(sys.stdout, "buffer") else sys.stdout
     try:
-        fh = output.open("w", encoding="utf-8", newline="") if output else io.TextIOWrapper(
-            sys.stdout.buffer, encoding="utf-8", newline="", write_through=True) if hasattr(sys.stdout, "buffer") else sys.stdout
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-    n = 0
-    try:
-        writer = None
-        if fmt == "json":
-            fh.write("[")
-        for row in rows:
-            for key in JSON_COLUMNS:
-                if key in row:
-                    row[key] = json.loads(row[key] or "[]")
-            if fmt == "csv":
-                if writer is None:
-                    writer = csv.DictWriter(fh, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
-            elif fmt == "ndjson":
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            else:
-                fh.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
-            n += 1
-        if fmt == "json":
-            fh.write("\n]\n")
+        return _rows_to(fh, rows, fmt, formulas)
     finally:
         fh.flush()
-        if output:
-            fh.close()
-        elif fh is not sys.stdout:
+        if fh is not sys.stdout:
             fh.detach()
+
+
+def _rows_to(fh, rows, fmt: str, formulas: bool) -> int:
+    from ccnews.output import neutralise
+
+    n = 0
+    writer = None
+    if fmt == "json":
+        fh.write("[")
+    for row in rows:
+        for key in JSON_COLUMNS:
+            if key in row:
+                row[key] = json.loads(row[key] or "[]")
+        if fmt == "csv":
+            if writer is None:
+                writer = csv.DictWriter(fh, fieldnames=list(row))
+                writer.writeheader()
+            cells = {k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
+            writer.writerow(cells if formulas else {k: neutralise(v) for k, v in cells.items()})
+        elif fmt == "ndjson":
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            fh.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        n += 1
+    if fmt == "json":
+        fh.write("\n]\n")
     return n
 
 
@@ -470,15 +486,12 @@ def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_di
         out.print(escape(line))
     if undated:
         err.print(f"{undated} matching article(s) have no date and are not counted")
-    try:
-        if csv_path:
-            tl.write_csv(csv_path, periods, series, by_source)
-            err.print(f"wrote {csv_path}")
-        if png_path:
-            tl.write_png(png_path, periods, series, title, by)
-            err.print(f"wrote {png_path}")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from None
+    if csv_path:
+        tl.write_csv(csv_path, periods, series, by_source)
+        err.print(f"wrote {csv_path}")
+    if png_path:
+        tl.write_png(png_path, periods, series, title, by)
+        err.print(f"wrote {png_path}")
 
 
 @cli.group()
@@ -625,8 +638,9 @@ def collection_show(name, as_json, data_dir):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
+@click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
 @data_dir_option
-def collection_export(name, fmt, output, no_text, data_dir):
+def collection_export(name, fmt, output, no_text, keep_formulas, data_dir):
     """Export a collection's articles as CSV, JSON or NDJSON.
 
     \b
@@ -638,7 +652,7 @@ def collection_export(name, fmt, output, no_text, data_dir):
     columns = [c for c in EXPORT_COLUMNS if not (no_text and c == "text")]
     with _open_archive(data_dir) as archive:
         ids = store.article_ids(archive, name)
-        n = _write_rows(archive.select_articles(ids=ids, columns=columns), fmt, output)
+        n = _write_rows(archive.select_articles(ids=ids, columns=columns), fmt, output, keep_formulas)
     err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
 
 

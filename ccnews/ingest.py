@@ -21,7 +21,8 @@ from typing import Any
 
 import redis
 
-from archive import Archive, ArchiveError
+from archive import Archive
+from archive.errors import CcnewsError
 from crawler.pipelines.archive import remember_skip
 from crawler.pipelines.archive import store_item as archive_item
 from crawler.redis_io import ITEMS_KEY, RUNS_KEY, deserialize_item
@@ -30,7 +31,7 @@ PROCESSING = ITEMS_KEY + ":processing"
 RUNS_PROCESSING = RUNS_KEY + ":processing"
 
 
-class IngestError(ArchiveError):
+class IngestError(CcnewsError):
     """Redis cannot be used (shown as one line)."""
 
 

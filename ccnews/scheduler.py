@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import Archive
+from archive.errors import ServiceFileError
 from crawler.registry import DEFAULT_EVERY, Source, every_seconds
 
 LOCK_ENV = "CCNEWS_LOCK_HELD"  # set for a crawl started by the scheduler: it already holds its lock
@@ -283,27 +285,42 @@ def health(archive: Archive, registry: dict[str, Source], failed_runs: int = 3, 
 # -- installing ----------------------------------------------------------------------------------
 
 
+def _safe(value: str, what: str) -> str:
+    """A value to write into a crontab line or a unit file: no control characters (a newline would
+    start a line of the attacker's choosing)."""
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ServiceFileError(f"{what} {value!r} contains a control character; refusing to write it into a "
+                               "service file")
+    return value
+
+
 def _tick_command(data_dir: Path, sources_file: Path | None) -> str:
     parts = [sys.executable, "-m", "ccnews", "schedule", "tick", "--data-dir", str(Path(data_dir).resolve())]
     if sources_file:
         parts += ["--sources", str(Path(sources_file).resolve())]
-    return " ".join(shlex.quote(p) for p in parts)
+    return " ".join(shlex.quote(_safe(p, "the path")) for p in parts)
 
 
 def crontab(data_dir: Path, sources_file: Path | None) -> str:
-    log = Path(data_dir).resolve() / "logs" / "tick.log"
-    return (f"# ccnews: start every due source once a minute\n"
-            f"* * * * * cd {shlex.quote(str(Path.cwd()))} && {_tick_command(data_dir, sources_file)} "
-            f">> {shlex.quote(str(log))} 2>&1\n")
+    logs = Path(data_dir).resolve() / "logs"
+    line = (f"cd {shlex.quote(_safe(str(Path.cwd()), 'the working directory'))} && "
+            f"mkdir -p {shlex.quote(_safe(str(logs), 'the data directory'))} && "
+            f"{_tick_command(data_dir, sources_file)} >> {shlex.quote(str(logs / 'tick.log'))} 2>&1")
+    # cron turns an unescaped % into a newline.
+    return "# ccnews: start every due source once a minute\n* * * * * " + line.replace("%", "\\%") + "\n"
 
 
 def systemd(data_dir: Path, sources_file: Path | None, user: str | None = None) -> str:
+    if user is not None and not re.fullmatch(r"[a-z_][a-z0-9_-]*\$?", user, re.I):
+        raise ServiceFileError(f"--user {user!r} is not a user name")
     user_line = f"User={user}\n" if user else ""
+    # systemd expands %-specifiers in these settings: a literal % is written %%.
+    cwd = _safe(str(Path.cwd()), "the working directory").replace("%", "%%")
     return (
         "# /etc/systemd/system/ccnews-tick.service\n"
         "[Unit]\nDescription=ccnews: start due crawls\nAfter=network-online.target\n\n"
-        f"[Service]\nType=oneshot\n{user_line}WorkingDirectory={Path.cwd()}\n"
-        f"ExecStart={_tick_command(data_dir, sources_file)}\n"
+        f"[Service]\nType=oneshot\n{user_line}WorkingDirectory={cwd}\n"
+        f"ExecStart={_tick_command(data_dir, sources_file).replace('%', '%%')}\n"
         # The crawls outlive the tick: they run in their own sessions, so keep them on exit.
         "KillMode=process\n\n"
         "# /etc/systemd/system/ccnews-tick.timer\n"

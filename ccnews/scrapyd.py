@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from archive import Archive, ArchiveError
+from archive import Archive
+from archive.errors import CcnewsError
 from archive.db import now_iso
 
 PROJECT = "ccnews"
@@ -23,7 +24,7 @@ SPIDER = "news"
 TIMEOUT_S = 15
 
 
-class ScrapydError(ArchiveError):
+class ScrapydError(CcnewsError):
     """A daemon could not be reached or refused a request (shown as one line)."""
 
 

@@ -55,13 +55,15 @@ def bars(periods: list[str], series: dict[str, dict[str, int]], width: int = 50)
 
 
 def write_csv(path: Path, periods: list[str], series: dict[str, dict[str, int]], by_source: bool) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    from ccnews.output import atomic_text, neutralise
+
+    with atomic_text(path) as fh:
         w = csv.writer(fh)
         if by_source:
             w.writerow(["period", "source", "articles"])
             for p in periods:
                 for name, counts in series.items():
-                    w.writerow([p, name, counts.get(p, 0)])
+                    w.writerow([p, neutralise(name), counts.get(p, 0)])
         else:
             w.writerow(["period", "articles"])
             for p in periods:
@@ -91,6 +93,11 @@ def write_png(path: Path, periods: list[str], series: dict[str, dict[str, int]],
     ax.grid(axis="y", alpha=0.3)
     if len(series) > 1:
         ax.legend(title="Source", fontsize="small")
+    from ccnews.output import atomic_path
+
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)

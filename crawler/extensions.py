@@ -25,7 +25,7 @@ def judge_outcome(summary: dict[str, Any]) -> str:
     stats = summary.get("stats") or {}
     if summary.get("finish_reason") in INTERRUPTED_REASONS:
         return "interrupted"
-    if summary.get("finish_reason") == "failed" or not summary.get("pages_fetched"):
+    if summary.get("finish_reason") in ("failed", "disk_full") or not summary.get("pages_fetched"):
         return "failed"
     answered = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2") or k.endswith("/304"))
     if not answered:
@@ -41,6 +41,10 @@ def judge_outcome(summary: dict[str, Any]) -> str:
 def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
     """What a user wants to know about a run, from the crawl's own stats."""
     skipped = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/skipped/")}
+    if stats.get("offsite/filtered"):
+        # Requests and redirects to hosts outside the source (another outlet, a cloud metadata
+        # address): Scrapy dropped them; the run says so.
+        skipped["off_site"] = stats["offsite/filtered"]
     errors = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("ccnews/errors/")}
     n_errors = sum(errors.values()) + stats.get("spider_exceptions/count", 0)
     summary = {
@@ -56,7 +60,43 @@ def run_summary(stats: dict[str, Any], reason: str | None = None) -> dict[str, A
         "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
     }
     summary["outcome"] = judge_outcome(summary)
+    if summary["outcome"] == "failed":
+        summary["failure"] = failure_reason(summary)
     return summary
+
+
+# Why a failed run failed, from the errors it counted, most telling first.
+_REASONS = [
+    ("disk_full", "the disk holding the archive is full"),
+    ("dns", "DNS lookup failed"),
+    ("ConnectionRefusedError", "connection refused"),
+    ("timeout", "the server did not answer in time"),
+    ("too_large", "pages larger than DOWNLOAD_MAXSIZE"),
+    ("archive", "the archive could not be written"),
+    ("extraction", "extraction failed"),
+]
+
+
+def failure_reason(summary: dict[str, Any]) -> str:
+    """One line on why a run failed, for the crawl's summary and `ccnews runs`."""
+    stats = summary.get("stats") or {}
+    if stats.get("ccnews/failure"):
+        return str(stats["ccnews/failure"])
+    kinds = summary.get("error_kinds") or {}
+    for key, text in _REASONS:
+        if kinds.get(key):
+            return text
+    statuses = sorted(k.removeprefix("http_") for k in kinds if k.startswith("http_"))
+    if statuses:
+        return "HTTP " + ", ".join(statuses) + " on every entry" if not summary.get("articles_new") else \
+            "HTTP " + ", ".join(statuses)
+    if (summary.get("skipped") or {}).get("robots_disallowed"):
+        return "robots.txt forbids the crawl"
+    if kinds:
+        return "errors: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    if not summary.get("pages_fetched"):
+        return "no page could be fetched"
+    return "nothing was archived"
 
 
 def count_item_errors(crawler):
@@ -197,6 +237,10 @@ class IndexOnClose:
         self.process.join(timeout=30)
         if result is None:
             result = {"failure": f"the indexing process ended with code {self.process.exitcode}"}
+        if reason == "disk_full" and (result.get("error") or result.get("failure")):
+            # The crawl already said the disk is full; the index could not grow either.
+            self.crawler.stats.inc_value("ccnews/errors/index")
+            return
         if result.get("error"):
             logger.error("index not updated: %s", result["error"])
             self.crawler.stats.set_value("ccnews/index_error", result["error"])

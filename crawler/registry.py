@@ -12,11 +12,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from archive.errors import CcnewsError
+from crawler.addresses import forbidden_host
+
 ENV_VAR = "CCNEWS_SOURCES"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-class RegistryError(ValueError):
+class RegistryError(CcnewsError, ValueError):
     """A registry problem, naming the file, the entry and the field."""
 
 
@@ -41,6 +44,7 @@ class Source:
     adapt: bool = False  # adapt the interval to how often the source publishes, within bounds
     min_every: str | None = None
     max_every: str | None = None
+    allow_link_local: bool = False  # allow hosts on link-local or cloud-metadata addresses
 
     @property
     def allowed_domains(self) -> list[str]:
@@ -56,7 +60,15 @@ class Source:
 _STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern",
                "schedule", "every", "min_every", "max_every"}
 _LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains"}
-_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt"}
+_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt", "allow_link_local"}
+# Bounds that keep a registry entry from hanging or flooding a crawl.
+MAX_ID = 64
+MAX_TEXT = 500
+MAX_URL = 2000
+MAX_LIST = 200
+MAX_DELAY_S = 600.0
+MIN_EVERY_S, MAX_EVERY_S = 60, 366 * 86400
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What [defaults] may set for every source that does not set it itself.
 DEFAULTABLE = {"schedule", "every", "delay", "keep", "timezone", "language", "adapt", "min_every", "max_every"}
 EVERY = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
@@ -72,10 +84,17 @@ def every_seconds(value: str) -> int:
 KEEP_VALUES = ("all", "relevant")
 
 
-def _check_url(value: str, where: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RegistryError(f"{where}: {value!r} is not an http(s) URL")
+def _check_url(value: str, where: str, allow_link_local: bool = False) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
+        raise RegistryError(f"{where}: {value[:200]!r} is not an http(s) URL")
+    why = forbidden_host(host)
+    if why and not allow_link_local:
+        raise RegistryError(f"{where}: {value[:200]!r} is on {why}; set allow_link_local = true if you mean it")
     return value
 
 
@@ -94,12 +113,32 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
     for name in _LIST_FIELDS & set(raw):
         if not isinstance(raw[name], list) or not all(isinstance(v, str) for v in raw[name]):
             raise RegistryError(f"{where}, field {name!r}: expected a list of strings")
-    if not SLUG.match(raw["id"]):
-        raise RegistryError(f"{where}, field 'id': {raw['id']!r} must be a lowercase slug")
-    _check_url(raw["homepage"], f"{where}, field 'homepage'")
+    if not SLUG.match(raw["id"]) or len(raw["id"]) > MAX_ID:
+        shown = raw["id"] if len(raw["id"]) <= MAX_ID else raw["id"][:MAX_ID] + "..."
+        raise RegistryError(f"{where}, field 'id': {shown!r} must be a lowercase slug of at most {MAX_ID} characters")
+    for name in _STR_FIELDS & set(raw):
+        limit = MAX_URL if name in ("homepage", "article_pattern") else MAX_TEXT
+        if len(raw[name]) > limit:
+            raise RegistryError(f"{where}, field {name!r}: longer than {limit} characters")
+        if CONTROL.search(raw[name]):
+            raise RegistryError(f"{where}, field {name!r}: contains a control character (a newline?)")
+    for name in _LIST_FIELDS & set(raw):
+        if len(raw[name]) > MAX_LIST:
+            raise RegistryError(f"{where}, field {name!r}: more than {MAX_LIST} entries")
+        for value in raw[name]:
+            if len(value) > MAX_URL or CONTROL.search(value):
+                raise RegistryError(f"{where}, field {name!r}: {value[:80]!r} is too long or has a control character")
+    if "allow_link_local" in raw and not isinstance(raw["allow_link_local"], bool):
+        raise RegistryError(f"{where}, field 'allow_link_local': expected true or false")
+    allow = raw.get("allow_link_local", False)
+    _check_url(raw["homepage"], f"{where}, field 'homepage'", allow)
     for name in ("feeds", "sitemaps", "listings"):
         for url in raw.get(name, []):
-            _check_url(url, f"{where}, field {name!r}")
+            _check_url(url, f"{where}, field {name!r}", allow)
+    for host in raw.get("domains", []):
+        why = forbidden_host(host.removeprefix("*."))
+        if why and not allow:
+            raise RegistryError(f"{where}, field 'domains': {host!r} is {why}; set allow_link_local = true if you mean it")
     if "timezone" in raw:
         try:
             ZoneInfo(raw["timezone"])
@@ -117,19 +156,28 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
 
         if not croniter.is_valid(raw["schedule"]):
             raise RegistryError(f"{where}, field 'schedule': {raw['schedule']!r} is not a cron expression (like \"0 */6 * * *\")")
+    seconds = {}
     for name in ("every", "min_every", "max_every"):
         if raw.get(name):
             try:
-                every_seconds(raw[name])
+                seconds[name] = every_seconds(raw[name])
             except ValueError:
                 raise RegistryError(f"{where}, field {name!r}: {raw[name]!r} is not an interval (like \"30m\", \"6h\", \"1d\")") from None
+            if not MIN_EVERY_S <= seconds[name] <= MAX_EVERY_S:
+                raise RegistryError(f"{where}, field {name!r}: {raw[name]!r} is outside 1 minute to 366 days")
+    if seconds.get("min_every", 0) > seconds.get("max_every", MAX_EVERY_S):
+        raise RegistryError(f"{where}: 'min_every' ({raw['min_every']}) is longer than 'max_every' ({raw['max_every']})")
+    if "every" in seconds and not seconds.get("min_every", 0) <= seconds["every"] <= seconds.get("max_every", MAX_EVERY_S):
+        raise RegistryError(f"{where}, field 'every': {raw['every']!r} is outside min_every..max_every")
     if "adapt" in raw and not isinstance(raw["adapt"], bool):
         raise RegistryError(f"{where}, field 'adapt': expected true or false")
     if "keep" in raw and raw["keep"] not in KEEP_VALUES:
         raise RegistryError(f"{where}, field 'keep': expected one of {', '.join(KEEP_VALUES)}")
     if "delay" in raw:
-        if not isinstance(raw["delay"], (int, float)) or isinstance(raw["delay"], bool) or raw["delay"] < 0:
-            raise RegistryError(f"{where}, field 'delay': expected a number of seconds >= 0")
+        delay = raw["delay"]
+        # `not 0 <= delay <= MAX` is also true for nan; inf and 1e308 are over the bound.
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY_S:
+            raise RegistryError(f"{where}, field 'delay': expected a number of seconds from 0 to {MAX_DELAY_S:.0f}")
     return Source(**{k: (float(v) if k == "delay" else v) for k, v in raw.items()})
 
 
@@ -153,6 +201,10 @@ def parse_registry(text: str, origin: str) -> dict[str, Source]:
     sources: dict[str, Source] = {}
     for n, raw in enumerate(entries, 1):
         label = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(label, str) and len(label) > MAX_ID:
+            label = label[:MAX_ID] + "..."
+        elif not isinstance(label, str):
+            label = None
         where = f"{origin}, source #{n}" + (f" ({label})" if label else "")
         if isinstance(raw, dict):
             inherited = {k: v for k, v in defaults.items() if k not in raw}
@@ -176,6 +228,8 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, Source]:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise RegistryError(f"{p}: cannot read source registry ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise RegistryError(f"{p}: the source registry is not UTF-8 text (byte {exc.start})") from None
         return parse_registry(text, str(p))
     # importlib.resources also reads from inside a packaged egg (Scrapyd).
     text = resources.files("crawler").joinpath("sources.toml").read_text(encoding="utf-8")

@@ -49,7 +49,8 @@ EXTENSIONS = {
     "crawler.extensions.IndexOnClose": 600,
 }
 # Off-site and non-http(s) redirects are already dropped by Scrapy's OffsiteMiddleware and
-# RedirectMiddleware, so no downloader middleware of our own.
+# RedirectMiddleware (so a redirect into link-local or metadata space is never followed: the
+# registry refuses such hosts), so no downloader middleware of our own.
 
 # ccnews settings
 ARCHIVE_DATA_DIR = None  # None: $CCNEWS_DATA or ./ccnews-data
@@ -67,6 +68,8 @@ CCNEWS_RESUME = False  # also skip what an interrupted run judged not to be an a
 CCNEWS_ONE_LINE_ERRORS = False  # the command line sets it: errors as one line, no tracebacks
 
 LOG_LEVEL = "INFO"
+# Items by URL and reason only: Scrapy's own formatter prints whole items, raw pages included.
+LOG_FORMATTER = "crawler.logformatter.UrlOnlyLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 # -- several machines ------------------------------------------------------------------------------

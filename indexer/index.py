@@ -28,6 +28,7 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
+from archive.errors import CcnewsError
 from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
@@ -49,7 +50,7 @@ QUERY_FIELDS = {"title", "text", "source", "language", "authors", "tags", "url",
 PROPER_SHARE = 0.5
 
 
-class IndexProblem(Exception):
+class IndexProblem(CcnewsError):
     """A problem with the index or a query, to be shown as one line."""
 
 

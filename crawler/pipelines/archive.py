@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from itemadapter import ItemAdapter
+import logging
 
+from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from archive import Archive, ArchiveError, resolve_data_dir
+from archive.errors import ArchiveFull
+
+logger = logging.getLogger(__name__)
+
+
+def close_crawl(crawler, reason: str) -> None:
+    """Ask the engine to close the spider with `reason`, as Scrapy's CloseSpider extension does."""
+    engine = crawler.engine
+    if hasattr(engine, "close_spider_async"):  # Scrapy 2.14+
+        from scrapy.utils.defer import deferred_from_coro
+
+        deferred_from_coro(engine.close_spider_async(reason=reason))
+    else:  # pragma: no cover - older Scrapy
+        engine.close_spider(crawler.spider, reason)
 
 
 class ArchivePipeline:
@@ -18,6 +33,7 @@ class ArchivePipeline:
         self.stats = crawler.stats
         self.probe = probe
         self.archive: Archive | None = None
+        self.full = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -52,6 +68,15 @@ class ArchivePipeline:
             raise DropItem(f"{adapter['skip']}: {adapter['url']}")  # counted where it was judged
         try:
             outcome, article_id = store_item(self.archive, adapter)
+        except ArchiveFull as exc:
+            # Fetching on would only fetch what cannot be kept: stop the crawl, say why once.
+            self.stats.inc_value("ccnews/errors/disk_full")
+            if not self.full:
+                self.full = True
+                logger.error("%s", exc)
+                self.crawler.stats.set_value("ccnews/failure", str(exc))
+                close_crawl(self.crawler, "disk_full")
+            raise DropItem("not archived: the disk is full") from None
         except ArchiveError as exc:
             self.stats.inc_value("ccnews/errors/archive")
             raise DropItem(f"not archived: {exc}") from None

@@ -251,6 +251,11 @@ class SiteSpec:
     extra_sitemap_paths: list[str] = field(default_factory=list)
 
 
+def _page_path(site: SiteSpec, art: SiteArticle, n: int) -> str:
+    """Page n of a multi-page article: `?page=n`, or `&page=n` after a query (`/?p=103&page=2`)."""
+    return f"{art.path}{'&' if '?' in art.path else '?'}{site.page_param}={n}"
+
+
 def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
     esc = html.escape
     n_pages = len(art.pages)
@@ -260,17 +265,17 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
     if n_pages > 1:
         links = []
         for n in range(1, n_pages + 1):
-            href = art.path if n == 1 else f"{art.path}?{site.page_param}={n}"
-            links.append(f'<a href="{href}">{n}</a>')
+            href = art.path if n == 1 else _page_path(site, art, n)
+            links.append(f'<a href="{html.escape(href)}">{n}</a>')
         if page_no < n_pages:
-            links.append(f'<a href="{art.path}?{site.page_param}={page_no + 1}">Selanjutnya</a>')
+            links.append(f'<a href="{html.escape(_page_path(site, art, page_no + 1))}">Selanjutnya</a>')
         pager = '<div class="pagination">Halaman ' + " ".join(links) + "</div>"
     meta = ""
     if art.meta_date:
         meta = f'  <meta property="article:published_time" content="{art.published}">\n'
     # A few other articles, as outlets show them (not all of them: a 50,000-page site was quadratic).
     related = "".join(
-        f'<li><a href="{o.path}">{esc(o.title)}</a></li>'
+        f'<li><a href="{esc(o.path)}">{esc(o.title)}</a></li>'
         for o in itertools.islice((o for o in site.articles if o is not art), 12)
     )[:2000]
     byline = f'<div class="byline">{esc(art.byline)}</div>' if art.byline and page_no == 1 else ""
@@ -310,7 +315,7 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
 def _listing_html(site: SiteSpec, arts: list[SiteArticle], page: int, last: int) -> str:
     esc = html.escape
     items = "\n".join(
-        f'    <div class="item"><a href="{a.path}">{esc(a.title)}</a> <time datetime="{a.published}">{esc(a.shown_date)}</time></div>'
+        f'    <div class="item"><a href="{esc(a.path)}">{esc(a.title)}</a> <time datetime="{a.published}">{esc(a.shown_date)}</time></div>'
         for a in arts
     )
     nxt = f'<a rel="next" href="{site.listing_path}?page={page + 1}">Berikutnya</a>' if page < last else ""
@@ -336,7 +341,7 @@ def build_site(root: str | Path, site: SiteSpec, extra_routes: dict[str, dict[st
 
     for i, art in enumerate(site.articles):
         for n in range(1, len(art.pages) + 1):
-            path = art.path if n == 1 else f"{art.path}?{site.page_param}={n}"
+            path = art.path if n == 1 else _page_path(site, art, n)
             add(path, f"pages/a{i}-p{n}.html", _page_html(site, art, n), "text/html; charset=utf-8")
     listed = [a for a in site.articles if a.in_listing]
     chunks = [listed[i : i + site.per_listing_page] for i in range(0, len(listed), site.per_listing_page)] or [[]]
@@ -362,9 +367,9 @@ def build_site(root: str | Path, site: SiteSpec, extra_routes: dict[str, dict[st
         f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>{html.escape(site.name)}</title>'
         f"<link>{{{{BASE}}}}/</link>\n{items}\n</channel></rss>\n", "application/rss+xml; charset=utf-8")
     urls = "\n".join(
-        f"<url><loc>{{{{BASE}}}}{a.path}</loc><lastmod>{a.published}</lastmod></url>"
+        f"<url><loc>{{{{BASE}}}}{html.escape(a.path)}</loc><lastmod>{a.published}</lastmod></url>"
         for a in site.articles if a.in_sitemap
-    ) + "".join(f"\n<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in site.extra_sitemap_paths)
+    ) + "".join(f"\n<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in site.extra_sitemap_paths)
     add("/sitemap.xml", "sitemap.xml",
         f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
         "application/xml")

@@ -28,9 +28,12 @@ NEXT_TEXT = re.compile(
     r"ถัดไป|หน้าถัดไป|»|›|>>|→)\s*[»›>→]*\s*$",
     re.I,
 )
-PAGE_PARAMS = ("page", "halaman", "hal", "p", "paged", "pg")
+# Query parameters that name a page, in the order they are tried. `p` last and only where a page
+# shows it is a page (linked from page 1 as its next page): on WordPress `?p=3289` is a post id.
+PAGE_PARAMS = ("page", "halaman", "hal", "paged", "pg")
+ALL_PAGE_PARAMS = PAGE_PARAMS + ("p",)
 # What page_number() can recognise: a page parameter, or a path ending in a number of 1-3 digits.
-_PAGEISH = re.compile(r"[?&;](?:%s)=\d|/\d{1,3}/?(?:[?#]|$)" % "|".join(PAGE_PARAMS), re.I)
+_PAGEISH = re.compile(r"[?&;](?:%s)=\d|/\d{1,3}/?(?:[?#]|$)" % "|".join(ALL_PAGE_PARAMS), re.I)
 # A parser that never fetches, never expands entities and refuses huge trees: sitemaps and feeds
 # come from strangers.
 _XML_PARSER = etree.XMLParser(
@@ -146,14 +149,19 @@ def host_allowed(url: str, domains: list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def page_number(url: str) -> tuple[str, int] | None:
-    """(URL without its page marker, page number) for `?page=N`, `/page/N` or a trailing `/N`."""
+def page_number(url: str, params: tuple[str, ...] = PAGE_PARAMS) -> tuple[str, int] | None:
+    """(URL without its page marker, page number) for `?page=N`, `/page/N` or a trailing `/N`.
+
+    Only a shape: whether the URL really is page N of something is for the caller to show (it is
+    linked from page 1 as the next page, or page 1 is known and shares its path).
+    """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    for i, (k, v) in enumerate(query):
-        if k.lower() in PAGE_PARAMS and v.isdigit():
-            rest = urlencode(query[:i] + query[i + 1 :])
-            return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), int(v)
+    for name in params:
+        for i, (k, v) in enumerate(query):
+            if k.lower() == name and v.isdigit():
+                rest = urlencode(query[:i] + query[i + 1 :])
+                return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), int(v)
     m = re.match(r"^(.*?)/(?:page/|halaman/|hal/)?(\d{1,3})/?$", parts.path)
     if m and m.group(1) and not m.group(1).endswith("/"):
         last = m.group(1).rsplit("/", 1)[-1]
@@ -166,12 +174,6 @@ def page_number(url: str) -> tuple[str, int] | None:
 def may_be_page_link(href: str) -> bool:
     """A cheap first test for `page_number`: most of a page's hundreds of links fail it."""
     return bool(_PAGEISH.search(href))
-
-
-def is_continuation(url: str) -> bool:
-    """Page 2+ of something: reached only from page 1, never archived on its own."""
-    found = page_number(url)
-    return bool(found and found[1] >= 2)
 
 
 def same_without_page(a: str, b: str) -> bool:

@@ -116,7 +116,7 @@ class ExtractPipeline:
             return item
         if status == "error":
             self.stats.inc_value("ccnews/errors/extraction")
-            logger.warning("extraction failed for %s: %s", adapter["url"], value)
+            logger.warning("extraction failed for %s: %s", adapter["url"], value[:300])
             raise DropItem(f"extraction failed: {adapter['url']}")
         article = value
         if article["canonical_url"] and not plausible_canonical(article["canonical_url"], source):

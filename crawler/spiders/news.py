@@ -192,6 +192,7 @@ class NewsSpider(scrapy.Spider):
                                           errback=self.on_error)
                 continue
             if self.pattern is None and not disc.looks_like_article(url):
+                self._inc("discovery/not_article_like")  # a listing link without a slug or id
                 continue
             date = anchor.xpath("ancestor::*[position()<=3]//time/@datetime").get()
             request = self.article_request(url, date, via="listing")
@@ -210,7 +211,11 @@ class NewsSpider(scrapy.Spider):
         if not disc.host_allowed(url, self.allowed_domains):
             self._inc("discovery/off_site")
             return None
-        if disc.not_a_page(url) or disc.is_continuation(url):
+        if disc.not_a_page(url):
+            self._inc("discovery/not_a_page")  # an image, a PDF, a feed: not an article's page
+            return None
+        if self._continuation_of_known(url):
+            self._skip("continuation")  # fetched from its page 1, and merged into it
             return None
         if self.pattern is not None and not self.pattern.search(url):
             self._inc("discovery/pattern_mismatch")
@@ -246,6 +251,16 @@ class NewsSpider(scrapy.Spider):
                   "known_id": known["id"] if known else None, "requested_url": url, "via": via},
         )
 
+    def _continuation_of_known(self, url: str) -> bool:
+        """Page 2+ of an article this crawl fetches or has archived: decided from evidence (its page 1
+        is known and shares its path), never from the URL's shape alone (`?p=3289` is a WordPress
+        post, `/event/887/` an id)."""
+        found = disc.page_number(url)
+        if not found or found[1] < 2:
+            return False
+        first = url_key(found[0])
+        return first in self.scheduled or bool(self.known.get(first, {}).get("id"))
+
     def parse_article(self, response: Response):
         meta = response.meta
         if response.status == 304:
@@ -279,7 +294,8 @@ class NewsSpider(scrapy.Spider):
         current = len(pages)
         have = {url_key(p["url"]) for p in pages}
         base = disc.page_number(first)
-        article_key = url_key(base[0] if base else first)
+        # Page 1 is the article itself, unless it says `?page=1`: `?p=103` is a WordPress post.
+        article_key = url_key(base[0] if base and base[1] == 1 else first)
         # lxml directly, and the cheap test first: a real page holds hundreds of links and few
         # carry a page number (Selector objects and URL joins for all of them cost 30 ms a page).
         hrefs = (a.get("href") for a in page_selector(response).root.iter("a") if a.get("href"))
@@ -287,7 +303,8 @@ class NewsSpider(scrapy.Spider):
             if not disc.may_be_page_link(href):
                 continue
             url = disc.clean_link(href, response.url)
-            found = disc.page_number(url) if url else None
+            # Linked from page 1 with the next number: evidence enough, `?p=N` included.
+            found = disc.page_number(url, disc.ALL_PAGE_PARAMS) if url else None
             if not found or found[1] != current + 1:
                 continue
             if url_key(found[0]) == article_key and url_key(url) not in have:

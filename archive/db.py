@@ -80,7 +80,11 @@ ARTICLE_COLUMNS = {
     "relevance": float,  # 0..1: how much the article is about creative-city work
     "group_id": int,  # syndication group: the id of the group's first article
     "indexed": int,  # 0 while the search index lags behind this row
+    "origin": str,  # where the newest capture came from: "live" or "web-archive"
+    "date_source": str,  # where `published` came from: "page", "listing" or "capture" (an upper bound)
 }
+# Where a raw page came from: a live fetch, or a web archive's capture (and which, when, where).
+PAGE_PROVENANCE = {"origin": str, "archive": str, "capture_time": str, "replay_url": str}
 
 
 # What an earlier capture of an article keeps beside its raw pages.
@@ -250,6 +254,11 @@ class Archive:
                     foreign_keys=[("article_id", "articles", "id")],
                 )
                 db["raw_pages"].create_index(["article_id", "page_no"], unique=True)
+            for table in ("raw_pages", "version_pages"):
+                if table in db.table_names():
+                    for column, kind in PAGE_PROVENANCE.items():
+                        if column not in db[table].columns_dict:
+                            db[table].add_column(column, kind)
             if "crawl_runs" not in db.table_names():
                 db["crawl_runs"].create(
                     {
@@ -300,7 +309,7 @@ class Archive:
                 db["version_pages"].create(
                     {"id": int, "version_id": int, "page_no": int, "url": str, "status": int,
                      "content_type": str, "encoding": str, "headers": str, "fetched_at": str,
-                     "size": int, "body": bytes},
+                     "size": int, "body": bytes, **PAGE_PROVENANCE},
                     pk="id",
                     foreign_keys=[("version_id", "article_versions", "id")],
                 )
@@ -486,8 +495,9 @@ class Archive:
         }).last_pk
         self.db.execute(
             "insert into version_pages (version_id, page_no, url, status, content_type, encoding, headers, "
-            "fetched_at, size, body) select ?, page_no, url, status, content_type, encoding, headers, fetched_at, "
-            "size, body from raw_pages where article_id = ?",
+            "fetched_at, size, body, origin, archive, capture_time, replay_url) select ?, page_no, url, status, "
+            "content_type, encoding, headers, fetched_at, size, body, origin, archive, capture_time, replay_url "
+            "from raw_pages where article_id = ?",
             [version_id, current["id"]],
         )
         self.db.execute("delete from raw_pages where article_id = ?", [current["id"]])
@@ -544,7 +554,8 @@ class Archive:
                 "encoding": p.get("encoding"),
                 "headers": json.dumps(p.get("headers") or {}, ensure_ascii=False),
                 "fetched_at": p.get("fetched_at") or stamp, "size": len(p["body"]),
-                "body": compress(p["body"]),
+                "body": compress(p["body"]), "origin": p.get("origin") or "live", "archive": p.get("archive"),
+                "capture_time": p.get("capture_time"), "replay_url": p.get("replay_url"),
             }
             for i, p in enumerate(pages)
         )
@@ -624,6 +635,26 @@ class Archive:
     def count_unindexed(self) -> int:
         return self.db.execute("select count(*) from articles where indexed = 0").fetchone()[0]
 
+    # -- imports of WARC files ---------------------------------------------------------------
+
+    def ensure_import_table(self) -> None:
+        if "imports" not in self.db.table_names():
+            with self.transaction():
+                # How far each file (path, size and mtime) was imported: a JSON position.
+                self.db["imports"].create({"key": str, "name": str, "position": str, "done": int, "updated": str},
+                                          pk="key")
+
+    def import_state(self, key: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from imports where key = ?", [key]))
+        if not rows:
+            return None
+        return {"offset": json.loads(rows[0]["position"]) if rows[0]["position"] else None, "done": rows[0]["done"]}
+
+    def record_import(self, key: str, name: str, position: Any, done: bool) -> None:
+        with self.transaction():
+            self.db["imports"].upsert({"key": key, "name": name, "position": json.dumps(position), "done": int(done),
+                                       "updated": now_iso()}, pk="key")
+
     # -- crawl runs -------------------------------------------------------------------------
 
     def start_run(self, source: str, job: str | None = None) -> int:
@@ -700,6 +731,7 @@ class Archive:
         cities: list[str] | None = None,
         fields: list[str] | None = None,
         min_relevance: float | None = None,
+        origin: str | None = None,
         columns: list[str] | None = None,
         order: str = "published desc",
         limit: int | None = None,
@@ -729,6 +761,9 @@ class Archive:
         if language:
             clauses.append("language = ?")
             params.append(language)
+        if origin:
+            clauses.append("coalesce(origin, 'live') = ?")
+            params.append(origin)
         if ids is not None:
             # Keep the caller's order (search relevance) by joining a values list.
             if not ids:

@@ -31,9 +31,9 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 err = Console(stderr=True, highlight=False)
 
 EXPORT_COLUMNS = [
-    "id", "url", "canonical_url", "source", "title", "published", "modified", "language",
+    "id", "url", "canonical_url", "source", "title", "published", "date_source", "modified", "language",
     "authors", "description", "image", "tags", "cities", "fields", "relevance", "group_id",
-    "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "text",
+    "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "origin", "text",
 ]
 JSON_COLUMNS = ("authors", "tags", "cities", "fields")
 FORMULAS_HELP = ("CSV: keep cells that begin with = + - @ as they are (by default they get a leading ' so a "
@@ -365,18 +365,23 @@ def _hit_dict(h) -> dict[str, Any]:
 @cli.command()
 @click.argument("query", nargs=-1)
 @filter_options
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson", "warc"]), default="csv",
+              show_default=True, help="warc: the archived raw pages as WARC/1.1 (with -o FILE.warc.gz), for pywb, "
+              "other web-archive tools or `ccnews import`.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
 @click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
+@click.option("--origin", type=click.Choice(["live", "web-archive"]),
+              help="Only articles whose newest capture came from a live fetch, or from a web archive.")
 @data_dir_option
-def export(query, filters, fmt, output, no_text, keep_formulas, data_dir):
-    """Export articles (all, or those matching QUERY) as CSV, JSON or NDJSON.
+def export(query, filters, fmt, output, no_text, keep_formulas, origin, data_dir):
+    """Export articles (all, or those matching QUERY) as CSV, JSON, NDJSON or WARC.
 
     \b
     Example:
         ccnews export --source demo-outlet --since 2024-01-01 --format csv -o outlet.csv
         ccnews export '"kota kreatif"' --format ndjson > kota-kreatif.ndjson
+        ccnews export --source radar-pekalongan --format warc -o radar.warc.gz
     """
     from crawler.dates import to_utc_text
     from indexer import matching_ids
@@ -390,9 +395,12 @@ def export(query, filters, fmt, output, no_text, keep_formulas, data_dir):
             cities=list(filters.cities) or None, fields=list(filters.fields) or None,
             min_relevance=filters.min_relevance,
             since=to_utc_text(filters.since) if filters.since else None,
-            until=to_utc_text(filters.until) if filters.until else None,
+            until=to_utc_text(filters.until) if filters.until else None, origin=origin,
         )
-        n = _write_rows(rows, fmt, output, keep_formulas)
+        if fmt == "warc":
+            n = _write_warc(archive, [r["id"] for r in rows], output)
+        else:
+            n = _write_rows(rows, fmt, output, keep_formulas)
     err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
 
 
@@ -411,6 +419,16 @@ def _write_rows(rows, fmt: str, output: Path | None, formulas: bool = False) -> 
         fh.flush()
         if fh is not sys.stdout:
             fh.detach()
+
+
+def _write_warc(archive: Archive, ids: list[int], output: Path | None) -> int:
+    from ccnews.output import atomic_path
+    from crawler.webarchive import export_warc
+
+    if output is None:
+        raise OptionProblem("--format warc", "needs -o FILE.warc.gz (a WARC file is binary)")
+    with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+        return export_warc(archive, ids, fh, gzip=output.name.endswith(".gz"), version=__version__)
 
 
 def _rows_to(fh, rows, fmt: str, formulas: bool) -> int:
@@ -700,6 +718,59 @@ def ingest(redis_url, batch, idle_exit, data_dir):
         err.print(f"ingesting from {redis_url} into {data}")
         counts = run(server, archive, data, batch_size=batch, idle_exit=idle_exit, say=err.print)
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to ingest")
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "source_id", metavar="ID", help="Assign every capture to this source (default: by host, "
+              "former domains included).")
+@click.option("--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD).")
+@click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
+@data_dir_option
+@sources_option
+def import_(paths, source_id, since, until, no_index, data_dir, sources_file):
+    """Import web-archive files (WARC, WARC.GZ, ARC, WACZ; Heritrix, wget, Browsertrix, CC-NEWS).
+
+    HTML responses with status 200 whose host belongs to a registry source (or to one of its
+    former_domains) go through the same extraction, tagging and archive as a crawl. Importing a
+    file again adds nothing; an interrupted import goes on where it stopped.
+
+    \b
+    Example:
+        ccnews import radar-2016.warc.gz
+        ccnews import CC-NEWS-20160311*.warc.gz --since 2016-03-01 --until 2016-03-31
+    """
+    from archive.copies import group_copies
+    from crawler.webarchive import Limits, import_files
+    from indexer import sync
+
+    registry = load_registry(sources_file)
+    if source_id and source_id not in registry:
+        raise OptionProblem("--source", f"unknown source {source_id!r} (see `ccnews sources list`)")
+    limits = Limits(since=_date_bound(since, end=False), until=_date_bound(until, end=True))
+    if limits.since and limits.until and limits.since > limits.until:
+        raise OptionProblem("--since", "is later than --until")
+    data = resolve_data_dir(data_dir)
+
+    def show(counts) -> None:
+        err.print(f"  {counts['records']} records: {counts['new']} new, {counts['updated']} updated, "
+                  f"{counts['unchanged']} unchanged")
+
+    with _open_archive(data, create=True) as archive:
+        archive.upsert_sources([s.as_dict() for s in registry.values()])
+        counts = import_files(archive, registry, list(paths), source=source_id, limits=limits, progress=show)
+        group_copies(archive)
+        indexed = 0 if no_index else sync(archive, data)
+    skipped = ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_"))
+    err.print(f"imported {counts['files']} file(s), {counts['records']} records: {counts['new']} new, "
+              f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+              + (f"; skipped: {skipped}" if skipped else "") + f"; indexed {indexed}")
+    if counts["files_already_imported"]:
+        err.print(f"{counts['files_already_imported']} file(s) were imported before and were passed over")
+    if counts["damaged"]:
+        err.print(f"[yellow]{counts['damaged']} damaged stretch(es) skipped; the rest of each file was read[/yellow]")
 
 
 @cli.command()

@@ -70,6 +70,7 @@ _REASONS = [
     ("disk_full", "the disk holding the archive is full"),
     ("dns", "DNS lookup failed"),
     ("ConnectionRefusedError", "connection refused"),
+    ("DownloadConnectionRefusedError", "connection refused"),
     ("timeout", "the server did not answer in time"),
     ("too_large", "pages larger than DOWNLOAD_MAXSIZE"),
     ("archive", "the archive could not be written"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import tomllib
@@ -45,6 +46,11 @@ class Source:
     min_every: str | None = None
     max_every: str | None = None
     allow_link_local: bool = False  # allow hosts on link-local or cloud-metadata addresses
+    # Hosts the outlet published on before (their pages survive in web archives), and the shape of
+    # an article URL there when it differs from `article_pattern`.
+    former_domains: list[str] = field(default_factory=list)
+    former_article_pattern: str | None = None
+    backfill_since: str | None = None  # the scheduler backfills from this date once, when never done
 
     @property
     def allowed_domains(self) -> list[str]:
@@ -53,13 +59,23 @@ class Source:
         hosts.update(self.domains)
         return sorted(h.removeprefix("www.") for h in hosts if h)
 
+    @property
+    def archive_hosts(self) -> list[str]:
+        """Hosts whose captures belong to this source: its own, and those it published on before."""
+        return sorted({*self.allowed_domains, *(h.lower().removeprefix("www.") for h in self.former_domains)})
+
+    def is_former_host(self, host: str) -> bool:
+        host = host.lower().removeprefix("www.")
+        return any(host == d or host.endswith("." + d) for d in
+                   (h.lower().removeprefix("www.") for h in self.former_domains))
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern",
-               "schedule", "every", "min_every", "max_every"}
-_LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains"}
+               "schedule", "every", "min_every", "max_every", "former_article_pattern", "backfill_since"}
+_LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains", "former_domains"}
 _KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt", "allow_link_local"}
 # Bounds that keep a registry entry from hanging or flooding a crawl.
 MAX_ID = 64
@@ -144,11 +160,21 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
             ZoneInfo(raw["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise RegistryError(f"{where}, field 'timezone': unknown time zone {raw['timezone']!r}") from None
-    if raw.get("article_pattern"):
+    for name in ("article_pattern", "former_article_pattern"):
+        if raw.get(name):
+            try:
+                re.compile(raw[name])
+            except re.error as exc:
+                raise RegistryError(f"{where}, field {name!r}: bad regex ({exc})") from None
+    if raw.get("backfill_since"):
         try:
-            re.compile(raw["article_pattern"])
-        except re.error as exc:
-            raise RegistryError(f"{where}, field 'article_pattern': bad regex ({exc})") from None
+            datetime.date.fromisoformat(raw["backfill_since"])
+        except ValueError:
+            raise RegistryError(f"{where}, field 'backfill_since': {raw['backfill_since']!r} is not a date "
+                                "(YYYY-MM-DD)") from None
+    for host in raw.get("former_domains", []):
+        if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", host.lower()) or forbidden_host(host.split(":")[0]):
+            raise RegistryError(f"{where}, field 'former_domains': {host!r} is not a host name")
     if raw.get("schedule") and raw.get("every"):
         raise RegistryError(f"{where}: give either 'schedule' or 'every', not both")
     if raw.get("schedule"):

@@ -139,7 +139,9 @@ def test_a_run_that_fetched_nothing_failed_whatever_the_exit_code(tmp_path):
     reg.write_text(DEAD)
     data = tmp_path / "data"
     result = run_ccnews("crawl", "dead", "-s", "RETRY_TIMES=0", data_dir=data, registry=reg)
-    assert result.returncode == 0  # Scrapy itself "finished"
+    # Scrapy itself "finished"; the crawl's exit code and last line agree with the recorded outcome.
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "dead failed: connection refused"
     assert runs(data)[-1]["outcome"] == "failed"
     failed = json.loads(run_ccnews("runs", "--failed", "--json", data_dir=data, registry=reg).stdout)
     assert [r["source"] for r in failed] == ["dead"]

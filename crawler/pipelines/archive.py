@@ -103,7 +103,9 @@ def store_item(archive: Archive, item) -> tuple[str, int]:
     record = {k: v for k, v in article.items() if k != "id"}
     record.update(source=item["source"], fetched_at=item.get("fetched_at"),
                   etag=headers.get("etag"), last_modified=headers.get("last-modified"))
-    pages = [{k: p.get(k) for k in ("url", "status", "headers", "content_type", "encoding", "body", "fetched_at")}
+    pages = [{k: p.get(k) for k in ("url", "status", "headers", "content_type", "encoding", "body", "fetched_at",
+                                     "origin", "archive", "capture_time", "replay_url")}
              for p in pages]
+    record["origin"] = "web-archive" if pages[0].get("archive") else "live"
     aliases = [item["requested_url"]] if item.get("requested_url") else []
     return archive.store_article(record, pages, aliases, tags=item.get("tags"))

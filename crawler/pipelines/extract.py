@@ -69,6 +69,30 @@ def plausible_canonical(url: str, source) -> bool:
     return not NOT_ARTICLES.search(urlsplit(url).path)
 
 
+def extraction_pool(processes: int) -> ProcessPoolExecutor:
+    """The worker processes that run `extract_and_tag`, for a crawl, an import or a backfill."""
+    # "spawn": workers do not inherit the reactor, its threads or open sockets.
+    # Not max_tasks_per_child: with it the pool hung here after replacing a worker (a
+    # 10,000-page crawl stopped with both sides waiting).
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
+
+
+def prepare_article(article: dict[str, Any], source, fallback_date: str | None = None,
+                    fallback_kind: str = "listing") -> dict[str, Any]:
+    """What the archive keeps of an extracted article: a canonical link only where it is plausible,
+    and a publication date from the page, else from the listing (or a capture's date, an upper
+    bound), saying which."""
+    if article["canonical_url"] and not plausible_canonical(article["canonical_url"], source):
+        article["canonical_url"] = None
+    article["date_source"] = "page" if article["published"] else None
+    if not article["published"] and fallback_date:
+        dt = parse_date(fallback_date, source.timezone)
+        article["published"] = dt.isoformat() if dt else None
+        article["date_source"] = fallback_kind if dt else None
+    return article
+
+
 class ExtractPipeline:
     """Sets `item["article"]` and `item["tags"]`; marks pages that are not articles and counts why."""
 
@@ -88,11 +112,7 @@ class ExtractPipeline:
 
     def open_spider(self):
         if self.processes > 0:
-            # "spawn": workers do not inherit the reactor, its threads or open sockets.
-            # Not max_tasks_per_child: with it the pool hung here after replacing a worker (a
-            # 10,000-page crawl stopped with both sides waiting).
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=exit_with_parent, initargs=(os.getpid(),))
+            self.pool = extraction_pool(self.processes)
 
     def close_spider(self):
         if self.pool is not None:
@@ -118,12 +138,7 @@ class ExtractPipeline:
             self.stats.inc_value("ccnews/errors/extraction")
             logger.warning("extraction failed for %s: %s", adapter["url"], value[:300])
             raise DropItem(f"extraction failed: {adapter['url']}")
-        article = value
-        if article["canonical_url"] and not plausible_canonical(article["canonical_url"], source):
-            article["canonical_url"] = None
-        if not article["published"] and adapter.get("listed_date"):
-            dt = parse_date(adapter["listed_date"], source.timezone)
-            article["published"] = dt.isoformat() if dt else None
+        article = prepare_article(value, source, adapter.get("listed_date"))
         since = self.crawler.spider.since
         published = parse_date(article["published"]) if article["published"] else None
         if since and published and published < since:

@@ -297,6 +297,7 @@ class Archive:
             # Listing a search hit's copies looks its group up (archives made before had none).
             db["articles"].create_index(["group_id"], if_not_exists=True)
             db["articles"].create_index(["canonical_key"], if_not_exists=True)
+            db["articles"].create_index(["source", "title"], if_not_exists=True)
             if "article_versions" not in db.table_names():
                 # Earlier captures of an article: what it said before the outlet changed it.
                 db["article_versions"].create(
@@ -469,9 +470,9 @@ class Archive:
         return found[0] if found else None
 
     def _find_same(self, keys: list[str], canonical_key: str | None, row: dict[str, Any]) -> dict[str, Any] | None:
-        """The archived article this capture is the same article as, by way of canonical links:
-        the page its canonical names, or pages that named this page (or the same canonical) as
-        theirs. Only when the content says so (`same_article`)."""
+        """The archived article this capture is the same article as: the page its canonical names,
+        pages that named this page (or the same canonical) as theirs, or the outlet's article
+        with the same headline that day. Only when the content says so (`same_article`)."""
         names = [*keys, canonical_key] if canonical_key else list(keys)
         marks = ",".join("?" * len(names))
         candidates = list(self.db.query(
@@ -481,6 +482,12 @@ class Archive:
             + "limit 50",
             names + ([canonical_key] if canonical_key else []),
         ))
+        if row.get("title") and row.get("published"):
+            # The same outlet's article at another address (an old domain in a web archive, a
+            # print or mobile URL without a canonical link): the same headline on the same day.
+            candidates += list(self.db.query(
+                "select * from articles where source = ? and title = ? and substr(published, 1, 10) = ? limit 20",
+                [row.get("source"), row["title"], row["published"][:10]]))
         for candidate in candidates:
             if same_article(candidate, row):
                 return candidate

@@ -720,6 +720,79 @@ def ingest(redis_url, batch, idle_exit, data_dir):
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to ingest")
 
 
+@cli.command()
+@click.argument("source_ids", nargs=-1, metavar="SOURCE...")
+@click.option("--all", "all_sources", is_flag=True, help="Backfill every source in the registry.")
+@click.option("--since", required=True, metavar="DATE", help="The first day to look for (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="The last day to look for (YYYY-MM-DD; default today).")
+@click.option("--cdx", metavar="URL", help="A CDX API instead of the Wayback Machine's: pywb's "
+              "http://HOST/COLL/cdx, OpenWayback's, a national library's.")
+@click.option("--replay", metavar="URL", help="Where that archive replays raw captures as URL/TIMESTAMPid_/ORIGINAL "
+              "(default: the --cdx URL without /cdx).")
+@click.option("--delay", type=click.FloatRange(0, 600), metavar="SECONDS",
+              help="Seconds between requests to the archive (default 4 for web.archive.org, 1 elsewhere).")
+@click.option("--refetch", is_flag=True, help="Also fetch captures of URLs the archive already holds.")
+@click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
+@data_dir_option
+@sources_option
+def backfill(source_ids, all_sources, since, until, cdx, replay, delay, refetch, no_index, data_dir, sources_file):
+    """Fetch a source's past articles from a web archive (the Wayback Machine by default).
+
+    Looks up captures of the source's hosts and former_domains in the archive's CDX index (status
+    200, HTML, one capture per URL: the earliest in the period), fetches the archived bytes, and
+    archives them through the same extraction as a crawl. Run it again to go on after an
+    interruption: no capture is fetched twice.
+
+    \b
+    Example:
+        ccnews backfill radar-pekalongan --since 2014-01-01 --until 2020-12-31
+        ccnews backfill --all --since 2016-01-01 --cdx http://127.0.0.1:8080/my-coll/cdx
+    """
+    from archive.copies import group_copies
+    from crawler.backfill import ArchiveEndpoint
+    from crawler.backfill import backfill as run
+    from indexer import sync
+
+    registry = load_registry(sources_file)
+    if all_sources == bool(source_ids):
+        raise click.UsageError("name the sources to backfill, or give --all (see `ccnews sources list`)")
+    ids = list(registry) if all_sources else list(dict.fromkeys(source_ids))
+    unknown = [s for s in ids if s not in registry]
+    if unknown:
+        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    first = _date_bound(since, end=False)
+    last = _date_bound(until, end=True) if until else datetime.now().astimezone()
+    if first > last:
+        raise OptionProblem("--since", "is later than --until")
+    endpoint = ArchiveEndpoint.from_cdx(cdx, replay, delay)
+    data = resolve_data_dir(data_dir)
+    shown = {"at": 0.0}
+
+    def show(sid, state, remaining) -> None:
+        import time as clock
+
+        if clock.monotonic() - shown["at"] < 2 and remaining:
+            return
+        shown["at"] = clock.monotonic()
+        eta = state.eta(remaining)
+        err.print(f"  {sid}: {state.listed} captures listed, {state.fetched} fetched, {state.archived} archived"
+                  + (f", about {eta / 60:.0f} min left" if eta and remaining else ""))
+
+    err.print(f"backfilling {len(ids)} source(s) from {endpoint.name} ({first.date()} to {last.date()}, "
+              f"{endpoint.delay:g} s between requests)")
+    with _open_archive(data, create=True) as archive:
+        archive.upsert_sources([registry[s].as_dict() for s in ids])
+        results = run(archive, registry, ids, endpoint, first.date(), last.date(), refetch=refetch, progress=show)
+        group_copies(archive)
+        indexed = 0 if no_index else sync(archive, data)
+    for sid, counts in results.items():
+        skipped = ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items())
+                            if k.startswith("skipped_"))
+        err.print(f"{sid}: {counts['listed']} captures listed, {counts['fetched']} fetched: {counts['new']} new, "
+                  f"{counts['updated']} updated, {counts['unchanged']} unchanged" + (f"; skipped: {skipped}" if skipped else ""))
+    err.print(f"indexed {indexed}")
+
+
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

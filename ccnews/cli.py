@@ -1263,6 +1263,22 @@ def sources_check(source_ids, sources_file, settings):
 # -- demo ----------------------------------------------------------------------------------------
 
 
+def _demo_backfill(data: Path, registry_file: Path, cdx: str):
+    from datetime import date
+
+    from archive.copies import group_copies
+    from crawler.backfill import ArchiveEndpoint, backfill
+    from indexer import sync
+
+    registry = load_registry(registry_file)
+    with _open_archive(data) as archive:
+        counts = backfill(archive, registry, ["demo-outlet"], ArchiveEndpoint.from_cdx(cdx, delay=0.0),
+                          date(2014, 1, 1), date(2020, 12, 31), processes=0)["demo-outlet"]
+        group_copies(archive)
+        sync(archive, data)
+    return counts
+
+
 @cli.command()
 @click.option("--query", default='"Chiang Mai" Pekalongan', show_default=True, help="The sample search.")
 @data_dir_option
@@ -1280,19 +1296,24 @@ def demo(query, data_dir):
     data = resolve_data_dir(data_dir or "ccnews-demo-data")
     # The demo sites' files are needed only while they are served.
     with tempfile.TemporaryDirectory(prefix="ccnews-demo-sites-") as sites:
-        outlet, city = start_demo_sites(sites)
+        outlet, city, web_archive = start_demo_sites(sites)
         try:
             registry_file = write_registry(data / "demo-sources.toml", outlet, city)
-            err.print(f"demo outlet at {outlet.base}, demo city site at {city.base}")
+            err.print(f"demo outlet at {outlet.base}, demo city site at {city.base}, "
+                      f"demo web archive at {web_archive.cdx}")
             err.print(f"crawling into {data} (registry {registry_file})")
             _open_archive(data, create=True).close()
             s = crawl_settings(data_dir=data, sources_file=registry_file,
                                overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
             summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
+            _print_summary(summaries)
+            err.print(f"backfilling demo-outlet's 2016 pages from the web archive (its former domain)")
+            past = _demo_backfill(data, registry_file, web_archive.cdx)
         finally:
             outlet.stop()
             city.stop()
-    _print_summary(summaries)
+            web_archive.stop()
+    err.print(f"from the web archive: {past['listed']} capture(s) listed, {past['new']} new article(s)")
     out.print(f"\n[bold]ccnews search {escape(query)}[/bold]")
     with _open_archive(data) as archive:
         hits = run_search(data, query, archive=archive, limit=10).hits

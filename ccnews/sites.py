@@ -430,3 +430,107 @@ def sitemap_site(root: Path, routes: dict[str, dict[str, Any]], listed: list[str
     routes["/sitemap.xml"] = {"file": "sitemap.xml", "headers": {"Content-Type": "application/xml"}}
     (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
     return root
+
+
+# -- a small web archive for the demo --------------------------------------------------------------
+
+
+class ArchiveServer:
+    """Serves the captures of WARC files on 127.0.0.1 as a web archive does: a CDX API at
+    `/<coll>/cdx` (pywb's shape, one JSON object per line) and raw captures at
+    `/<coll>/<timestamp>id_/<url>`. For the offline demo; real archives run pywb or the Wayback
+    Machine, which the backfill tests use."""
+
+    def __init__(self, warcs: list[Path], collection: str = "demo"):
+        from warcio.archiveiterator import ArchiveIterator
+
+        self.collection = collection
+        self.captures: dict[tuple[str, str], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.rows: list[dict[str, str]] = []
+        for path in warcs:
+            with open(path, "rb") as fh:
+                for record in ArchiveIterator(fh):
+                    if record.rec_type != "response":
+                        continue
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    stamp = record.rec_headers.get_header("WARC-Date").replace("-", "").replace(":", "").replace("T", "")[:14]
+                    http = record.http_headers
+                    body = record.content_stream().read()
+                    self.captures[(stamp, url)] = (int(http.get_statuscode()), http.headers, body)
+                    self.rows.append({"urlkey": url, "timestamp": stamp, "url": url, "status": http.get_statuscode(),
+                                      "mime": (http.get_header("Content-Type") or "").split(";")[0]})
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def cdx(self) -> str:
+        return f"http://{LOOPBACK}:{self.httpd.server_address[1]}/{self.collection}/cdx"
+
+    def start(self) -> ArchiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        from urllib.parse import parse_qs
+
+        parts = urlsplit(req.path)
+        prefix = f"/{self.collection}/"
+        if parts.path == prefix + "cdx":
+            query = parse_qs(parts.query)
+            wanted = (query.get("url") or [""])[0].removesuffix("*")
+            start, end = (query.get("from") or ["0"])[0], (query.get("to") or ["99999999999999"])[0]
+            lines = [json.dumps(r) for r in self.rows
+                     if r["url"].split("://", 1)[-1].startswith(wanted) and start <= r["timestamp"] <= end.ljust(14, "9")]
+            if not lines:
+                return _send(req, 404, b'{"error": "No Captures found"}', "application/json")
+            return _send(req, 200, "\n".join(lines).encode(), "text/x-ndjson")
+        if parts.path.startswith(prefix) and "id_/" in parts.path:
+            stamp, url = parts.path[len(prefix):].split("id_/", 1)
+            url += f"?{parts.query}" if parts.query else ""
+            found = self.captures.get((stamp, url))
+            if found is None:
+                return _send(req, 404, b"not archived", "text/plain")
+            status, headers, body = found
+            req.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    req.send_header(name, value)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+            return
+        _send(req, 404, b"", "text/plain")
+
+
+def write_capture_warc(path: Path, captures: list[tuple[str, str, str]]) -> Path:
+    """A WARC.GZ of (url, WARC-Date, HTML) responses, as a crawler of the time would have written."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for url, stamp, page in captures:
+            body = page.encode("utf-8")
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=UTF-8"),
+                                               ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
+                                                          http_headers=http, warc_headers_dict={"WARC-Date": stamp}))
+    return path

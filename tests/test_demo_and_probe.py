@@ -15,6 +15,11 @@ def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):
     rows = articles(data)
     founding = [r for r in rows if r["title"].startswith("Kejar Kota Kreatif")]
     assert sorted(r["source"] for r in founding) == ["demo-city", "demo-outlet"]
+    # The outlet's own copy is no longer on its site: it came from the demo's web archive, at its
+    # 2016 address on the outlet's former domain.
+    (original,) = [r for r in founding if r["source"] == "demo-outlet"]
+    assert original["url"].startswith("http://kabarpesisir.example/24530/") and original["origin"] == "web-archive"
+    assert "from the web archive: 1 capture(s) listed, 1 new article(s)" in result.stderr
     multi = [r for r in rows if r["pages"] == 3]
     assert len(multi) == 1 and "Wali Kota Pekalongan berharap" in multi[0]["text"]
     assert "Kejar Kota Kreatif" in result.stdout  # the sample search printed it

@@ -725,8 +725,9 @@ def ingest(redis_url, batch, idle_exit, data_dir):
 @click.option("--all", "all_sources", is_flag=True, help="Backfill every source in the registry.")
 @click.option("--since", required=True, metavar="DATE", help="The first day to look for (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="The last day to look for (YYYY-MM-DD; default today).")
-@click.option("--cdx", metavar="URL", help="A CDX API instead of the Wayback Machine's: pywb's "
-              "http://HOST/COLL/cdx, OpenWayback's, a national library's.")
+@click.option("--cdx", metavar="URL", envvar="CCNEWS_BACKFILL_CDX",
+              help="A CDX API instead of the Wayback Machine's: pywb's http://HOST/COLL/cdx, OpenWayback's, a "
+              "national library's (env CCNEWS_BACKFILL_CDX, also for scheduled backfills).")
 @click.option("--replay", metavar="URL", help="Where that archive replays raw captures as URL/TIMESTAMPid_/ORIGINAL "
               "(default: the --cdx URL without /cdx).")
 @click.option("--delay", type=click.FloatRange(0, 600), metavar="SECONDS",
@@ -1128,7 +1129,7 @@ def schedule_tick(scrapyd, max_running, data_dir, sources_file):
         started = tick(archive, data, registry, sources_file, scrapyd=daemons, max_running=max_running)
     for item in started:
         where = f"job {item['job']} on {item['daemon']}" if "job" in item else f"pid {item['pid']}"
-        err.print(f"started {item['source']} ({where})")
+        err.print(f"started {'the first backfill of ' if item.get('backfill') else ''}{item['source']} ({where})")
     if not started:
         err.print("nothing due")
 

@@ -153,19 +153,45 @@ def crawl_command(source: str, data_dir: Path, sources_file: Path | None) -> lis
 def start_crawl(source: str, data_dir: Path, sources_file: Path | None, lock_fd: int,
                 extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """The crawl in its own process, holding the source's lock until it ends."""
+    env = {**os.environ, LOCK_ENV: source, **(extra_env or {})}
+    return _spawn(crawl_command(source, data_dir, sources_file), Path(data_dir), source, lock_fd, env)
+
+
+def _spawn(cmd: list[str], data_dir: Path, name: str, lock_fd: int, env: dict[str, str]) -> subprocess.Popen:
     logs = Path(data_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%dT%H%M%S")
-    log = open(logs / f"{source}-{stamp}.log", "ab")  # noqa: SIM115 - handed to the child
-    env = {**os.environ, LOCK_ENV: source, **(extra_env or {})}
+    log = open(logs / f"{name}-{stamp}.log", "ab")  # noqa: SIM115 - handed to the child
     try:
-        return subprocess.Popen(
-            crawl_command(source, data_dir, sources_file), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=env, pass_fds=(lock_fd,), start_new_session=True,
-        )
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                pass_fds=(lock_fd,), start_new_session=True)
     finally:
         log.close()
         os.close(lock_fd)  # the child keeps the lock
+
+
+def start_first_backfills(archive: Archive, data_dir: Path, registry: dict[str, Source],
+                          sources_file: Path | None) -> list[dict[str, Any]]:
+    """A backfill from `backfill_since` for each source that has one and was never backfilled:
+    once per source, never repeated (a failed one is for the user to run again)."""
+    from crawler.backfill import ensure_tables
+
+    ensure_tables(archive)
+    done = {r["source"] for r in archive.db.query("select distinct source from backfills")}
+    started = []
+    for src in registry.values():
+        if not src.backfill_since or src.id in done:
+            continue
+        fd = try_lock(data_dir, f"backfill-{src.id}")
+        if fd is None:
+            continue  # running
+        cmd = [sys.executable, "-m", "ccnews", "backfill", src.id, "--since", src.backfill_since,
+               "--data-dir", str(data_dir)]
+        if sources_file:
+            cmd += ["--sources", str(Path(sources_file).resolve())]
+        proc = _spawn(cmd, data_dir, f"backfill-{src.id}", fd, dict(os.environ))
+        started.append({"source": src.id, "pid": proc.pid, "backfill": True})
+    return started
 
 
 DEFAULT_MAX_RUNNING = 4  # crawls at once on one machine: each is a Scrapy process of ~100-200 MB
@@ -188,6 +214,7 @@ def tick(archive: Archive, data_dir: Path, registry: dict[str, Source], sources_
         return sd.submit_due(archive, data_dir, [st.source for st in due], scrapyd, sources_file)
     for proc, source in start_due(data_dir, statuses, now, sources_file, max_running):
         started.append({"source": source, "pid": proc.pid})
+    started += start_first_backfills(archive, data_dir, registry, sources_file)
     return started
 
 

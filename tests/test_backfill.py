@@ -314,3 +314,27 @@ def test_a_cdx_server_that_drops_every_connection_is_one_line(wayback, live_outl
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error: 127.0.0.1/cdx does not answer")
+
+
+def test_the_scheduler_backfills_a_source_once(pywb, live_outlet, tmp_path):
+    import sqlite_utils
+
+    _server, registry = live_outlet
+    registry.write_text(registry.read_text("utf-8").replace('delay = 0.0', 'delay = 0.0\nbackfill_since = "2016-01-01"\n'
+                                                             'every = "1d"'), "utf-8")
+    data = tmp_path / "data"
+    env = {"CCNEWS_BACKFILL_CDX": pywb}
+    tick = run_ccnews("schedule", "tick", data_dir=data, registry=registry, env=env)
+    assert tick.returncode == 0, tick.stderr
+    assert "started the first backfill of radar" in tick.stderr
+    db = sqlite_utils.Database(data / "archive.db")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = list(db.query("select outcome from backfills")) if "backfills" in db.table_names() else []
+        if rows and rows[0]["outcome"] != "running":
+            break
+        time.sleep(0.5)
+    assert [r["outcome"] for r in db.query("select outcome from backfills")] == ["ok"]
+    assert any(r["url"].startswith(f"http://{OLD}/") for r in articles(data))
+    again = run_ccnews("schedule", "tick", data_dir=data, registry=registry, env=env)
+    assert "backfill" not in again.stderr

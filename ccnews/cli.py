@@ -220,8 +220,11 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
     err.print(f"crawling {len(ids)} source(s)" + ("" if os.environ.get("CCNEWS_REDIS_URL") else f" into {data}"))
     summaries = run_crawl(ids, s, progress=_progress_printer())
     _print_summary(summaries)
+    shared = bool(os.environ.get("CCNEWS_REDIS_URL"))
     failed = {sid: sm for sid, sm in summaries.items()
-              if sm.get("finish_reason") == "failed" or sm.get("outcome") == "failed"}
+              if sm.get("finish_reason") == "failed" or sm.get("outcome") == "failed"
+              # A worker of a shared crawl that found the queue already taken is idle, not failed.
+              and not (shared and not sm.get("pages_fetched") and not sm.get("errors"))}
     for sid, sm in failed.items():
         err.print(f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]", overflow="ignore", crop=False)
     if failed:

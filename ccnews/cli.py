@@ -193,12 +193,7 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
     from crawler.runner import crawl_settings, run_crawl
 
     registry = load_registry(sources_file)
-    if all_sources == bool(source_ids):
-        raise click.UsageError("name the sources to crawl, or give --all (see `ccnews sources list`)")
-    ids = list(registry) if all_sources else list(dict.fromkeys(source_ids))
-    unknown = [s for s in ids if s not in registry]
-    if unknown:
-        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    ids = _chosen_sources(registry, source_ids, all_sources, "crawl")
     if since and parse_date(since, "UTC") is None:
         raise OptionProblem("--since", f"{since!r} is not a date (use YYYY-MM-DD)")
     overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)],
@@ -229,6 +224,17 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
         err.print(f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]", overflow="ignore", crop=False)
     if failed:
         sys.exit(1)
+
+
+def _chosen_sources(registry, source_ids, all_sources: bool, what: str) -> list[str]:
+    """The source ids a command names (or all of them with --all), each known to the registry."""
+    if all_sources == bool(source_ids):
+        raise click.UsageError(f"name the sources to {what}, or give --all (see `ccnews sources list`)")
+    ids = list(registry) if all_sources else list(dict.fromkeys(source_ids))
+    unknown = [s for s in ids if s not in registry]
+    if unknown:
+        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    return ids
 
 
 def _take_locks(data: Path, ids: list[str]) -> tuple[list[str], list[int]]:
@@ -758,12 +764,7 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, refetch,
     from indexer import sync
 
     registry = load_registry(sources_file)
-    if all_sources == bool(source_ids):
-        raise click.UsageError("name the sources to backfill, or give --all (see `ccnews sources list`)")
-    ids = list(registry) if all_sources else list(dict.fromkeys(source_ids))
-    unknown = [s for s in ids if s not in registry]
-    if unknown:
-        raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
+    ids = _chosen_sources(registry, source_ids, all_sources, "backfill")
     first = _date_bound(since, end=False)
     last = _date_bound(until, end=True) if until else datetime.now().astimezone()
     if first > last:

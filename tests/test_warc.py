@@ -178,3 +178,17 @@ def test_an_interrupted_import_goes_on_where_it_stopped(registry, tmp_path):
         assert archive.db["articles"].count == 6
     # The second run read only what the first had not committed.
     assert counts["new"] == 6 - first and counts["unchanged"] == 0
+
+
+def test_the_bundled_radar_pekalongan_entry_claims_its_2016_wordpress_urls():
+    from crawler.registry import load_registry
+    from crawler.webarchive import SourceMap
+
+    registry = load_registry()
+    smap = SourceMap(registry)
+    radar = registry["radar-pekalongan"]
+    # A real 2016 article URL of the outlet's former WordPress domain (../shared/sources).
+    old = "http://www.radarpekalongan.com/24530/mengintip-keseruan-bocah-pemburu-telolet-klakson"
+    assert smap.source_for(old) is radar and smap.accepts(radar, old)
+    assert not smap.accepts(radar, "http://radarpekalongan.com/category/pekalongan/")
+    assert smap.accepts(radar, "https://radarpekalongan.disway.id/read/101/kejar-kota-kreatif")

@@ -716,7 +716,7 @@ class Archive:
         if ids is not None:
             if not ids:
                 return [], 0
-            where = f" and id in (select value from json_each(?))"
+            where = " and id in (select value from json_each(?))"
             params.append(json.dumps(ids))
         if one_per_group:
             # A syndicated story counts once, on its earliest copy.

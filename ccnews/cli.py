@@ -19,12 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from archive import Archive, ArchiveError, resolve_data_dir
+from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
 from ccnews import __version__
 from crawler.dates import parse_date
 from crawler.registry import ENV_VAR as SOURCES_ENV
-from crawler.registry import RegistryError, load_registry
+from crawler.registry import load_registry
 
 # Piped output (files, grep) is not squeezed into 80 columns; a terminal keeps its own width.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
@@ -1312,7 +1312,7 @@ def demo(query, data_dir):
                                overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
             summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
             _print_summary(summaries)
-            err.print(f"backfilling demo-outlet's 2016 pages from the web archive (its former domain)")
+            err.print("backfilling demo-outlet's 2016 pages from the web archive (its former domain)")
             past = _demo_backfill(data, registry_file, web_archive.cdx)
         finally:
             outlet.stop()

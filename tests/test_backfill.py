@@ -16,14 +16,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
-from conftest import FAST, SEED_BODY, SEED_SUMBER, SEED_TITLE, articles, run_ccnews
+from conftest import FAST, SEED_BODY, SEED_TITLE, articles, run_ccnews
 
 PYWB_PACKAGES = ["pywb==2.10.*"]
 

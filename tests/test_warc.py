@@ -3,16 +3,15 @@ WARC files import through the same extraction, with damage and odd records count
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from conftest import FAST, articles, run_ccnews
+from conftest import articles, run_ccnews
 
 FIELDS = ("url", "title", "text", "published", "source")
 

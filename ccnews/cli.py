@@ -741,11 +741,21 @@ def ingest(redis_url, batch, idle_exit, data_dir):
               "(default: the --cdx URL without /cdx).")
 @click.option("--delay", type=click.FloatRange(0, 600), metavar="SECONDS",
               help="Seconds between requests to the archive (default 4 for web.archive.org, 1 elsewhere).")
+@click.option("--from", "origin", type=click.Choice(["wayback", "commoncrawl"]), default="wayback", show_default=True,
+              help="wayback: a Wayback-style archive (--cdx); commoncrawl: Common Crawl's URL index and WARC files.")
+@click.option("--crawl", "crawls", multiple=True, metavar="ID",
+              help="With --from commoncrawl: only this crawl (CC-MAIN-2016-11; repeatable). Default: every crawl "
+              "that overlaps the period.")
+@click.option("--cc-index", metavar="URL", help="With --from commoncrawl: the index server (default "
+              "https://index.commoncrawl.org).")
+@click.option("--cc-data", metavar="URL", help="With --from commoncrawl: where its WARC files are read by byte range "
+              "(default https://data.commoncrawl.org).")
 @click.option("--refetch", is_flag=True, help="Also fetch captures of URLs the archive already holds.")
 @click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
 @data_dir_option
 @sources_option
-def backfill(source_ids, all_sources, since, until, cdx, replay, delay, refetch, no_index, data_dir, sources_file):
+def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, crawls, cc_index, cc_data, refetch,
+             no_index, data_dir, sources_file):
     """Fetch a source's past articles from a web archive (the Wayback Machine by default).
 
     Looks up captures of the source's hosts and former_domains in the archive's CDX index (status
@@ -757,6 +767,7 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, refetch,
     Example:
         ccnews backfill radar-pekalongan --since 2014-01-01 --until 2020-12-31
         ccnews backfill --all --since 2016-01-01 --cdx http://127.0.0.1:8080/my-coll/cdx
+        ccnews backfill radar-pekalongan --since 2016-03-01 --until 2016-03-31 --from commoncrawl
     """
     from archive.copies import group_copies
     from crawler.backfill import ArchiveEndpoint
@@ -769,7 +780,10 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, refetch,
     last = _date_bound(until, end=True) if until else datetime.now().astimezone()
     if first > last:
         raise OptionProblem("--since", "is later than --until")
-    endpoint = ArchiveEndpoint.from_cdx(cdx, replay, delay)
+    if origin == "commoncrawl":
+        endpoint = ArchiveEndpoint.commoncrawl(cc_index, cc_data, list(crawls), delay)
+    else:
+        endpoint = ArchiveEndpoint.from_cdx(cdx, replay, delay)
     data = resolve_data_dir(data_dir)
     shown = {"at": 0.0}
 

@@ -49,14 +49,49 @@ class BackfillError(CcnewsError):
     """The web archive cannot be used (unreachable, not a CDX server, refusing us)."""
 
 
+COMMONCRAWL_INDEX = "https://index.commoncrawl.org"
+COMMONCRAWL_DATA = "https://data.commoncrawl.org"
+
+
 @dataclass
 class ArchiveEndpoint:
-    """A web archive: its CDX API and where raw captures are replayed (`{replay}/{ts}id_/{url}`)."""
+    """A web archive: its CDX API and where raw captures are replayed (`{replay}/{ts}id_/{url}`);
+    for Common Crawl, its crawls' CDX APIs and the WARC files read by byte range from `data`."""
 
     cdx: str
     replay: str
     name: str
     delay: float
+    data: str | None = None
+    crawls: list[str] = field(default_factory=list)
+
+    @classmethod
+    def commoncrawl(cls, index: str | None = None, data: str | None = None, crawls: list[str] | None = None,
+                    delay: float | None = None) -> ArchiveEndpoint:
+        index = (index or COMMONCRAWL_INDEX).rstrip("/")
+        return cls(cdx=index, replay="", name="commoncrawl", delay=1.0 if delay is None else delay,
+                   data=(data or COMMONCRAWL_DATA).rstrip("/"), crawls=list(crawls or []))
+
+    def indexes(self, client: Client, since: date, until: date) -> list[str]:
+        """The CDX APIs to ask: one, or Common Crawl's crawls that overlap the period."""
+        if self.data is None:
+            return [self.cdx]
+        if self.crawls:
+            return [f"{self.cdx}/{c}-index" for c in self.crawls]
+        response = client.get(f"{self.cdx}/collinfo.json")
+        if response.status != 200:
+            raise BackfillError(f"Common Crawl's index at {self.cdx} answered HTTP {response.status} for collinfo.json")
+        try:
+            crawls = json.loads(response.data)
+        except ValueError:
+            raise BackfillError(f"Common Crawl's index at {self.cdx}: collinfo.json is not JSON") from None
+        out = []
+        for crawl in crawls:
+            start, end = str(crawl.get("from", ""))[:10], str(crawl.get("to", ""))[:10]
+            if start and end and (end < since.isoformat() or start > until.isoformat()):
+                continue
+            out.append(crawl.get("cdx-api") or f"{self.cdx}/{crawl['id']}-index")
+        return out
 
     @classmethod
     def from_cdx(cls, cdx: str | None, replay: str | None = None, delay: float | None = None) -> ArchiveEndpoint:
@@ -155,14 +190,14 @@ def _windows(since: date, until: date) -> Iterator[tuple[str, str]]:
         year += 1
 
 
-def list_captures(client: Client, host: str, since: date, until: date) -> Iterator[dict[str, str]]:
+def list_captures(client: Client, host: str, since: date, until: date, cdx: str | None = None) -> Iterator[dict[str, str]]:
     """One capture per URL of `host` (and its subdomains' `www.`) in the period: status 200, HTML,
     the earliest capture in the period (the one closest to publication for news pages)."""
     seen: set[str] = set()
     for start, end in _windows(since, until):
         params = [("url", f"{host}/*"), ("output", "json"), ("from", start), ("to", end),
                   ("filter", "statuscode:200"), ("filter", "mimetype:text/html"), ("collapse", "urlkey")]
-        response = client.get(f"{client.endpoint.cdx}?{urlencode(params)}")
+        response = client.get(f"{cdx or client.endpoint.cdx}?{urlencode(params)}")
         if response.status == 404 and response.data[:1] in (b"{", b""):
             continue  # pywb: no captures for this URL
         if response.status >= 400:
@@ -183,10 +218,49 @@ def list_captures(client: Client, host: str, since: date, until: date) -> Iterat
             if key in seen:
                 continue  # servers that ignore `collapse`
             seen.add(key)
-            yield {"url": url, "timestamp": row.get("timestamp", ""), "key": key}
+            yield {"url": url, "timestamp": row.get("timestamp", ""), "key": key,
+                   **{k: row[k] for k in ("filename", "offset", "length") if row.get(k)}}
 
 
 # -- fetching and archiving ------------------------------------------------------------------------
+
+
+def fetch_warc_range(client: Client, row: dict[str, str]) -> Capture | str:
+    """A capture read from its WARC file by byte range (Common Crawl: filename, offset, length)."""
+    from crawler.webarchive import capture_of, iter_records
+
+    if not all(row.get(k) for k in ("filename", "offset", "length")):
+        return "no_warc_location"
+    offset, length = int(row["offset"]), int(row["length"])
+    if length > MAX_BODY * 2:
+        return "too_large"
+    url = f"{client.endpoint.data}/{quote(row['filename'])}"
+    import urllib3
+
+    wait = client.next_at - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    try:
+        response = client.http.request("GET", url, headers={"Range": f"bytes={offset}-{offset + length - 1}"},
+                                       redirect=False)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        logger.warning("capture not fetched: %s (%s)", row["url"], _reason(exc))
+        return "fetch_failed"
+    finally:
+        client.requests += 1
+        client.next_at = time.monotonic() + client.endpoint.delay
+    if response.status not in (200, 206):
+        return "replay_not_200"
+    data = response.data[:length] if response.status == 206 else response.data[offset : offset + length]
+    damaged: list[str] = []
+    import io
+
+    for _offset, record in iter_records(io.BytesIO(data), 0, lambda _o, what: damaged.append(what)):
+        found = capture_of(record, f"commoncrawl:{row['filename'].split('/')[1] if '/' in row['filename'] else row['filename']}")
+        if isinstance(found, Capture):
+            found.replay_url = f"{url}#bytes={offset}-{offset + length - 1}"
+        return found
+    return "truncated" if damaged else "no_record"
 
 
 def fetch_capture(client: Client, row: dict[str, str]) -> Capture | str:
@@ -270,10 +344,13 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
         outcome = "failed"
         try:
             found: dict[str, dict[str, str]] = {}
-            last = min(until + timedelta(days=CAPTURE_GRACE_DAYS), date.today())
-            for host in _hosts(src):
-                for row in list_captures(client, host, since, max(last, until)):
-                    found.setdefault(row["key"], row)  # one capture per URL, whichever host listed it
+            last = max(min(until + timedelta(days=CAPTURE_GRACE_DAYS), date.today()), until)
+            for cdx in endpoint.indexes(client, since, last):
+                for host in _hosts(src):
+                    for row in list_captures(client, host, since, last, cdx):
+                        # One capture per URL, whichever host or crawl listed it: the earliest.
+                        if row["key"] not in found or row["timestamp"] < found[row["key"]]["timestamp"]:
+                            found[row["key"]] = row
             rows = list(found.values())
             counts["listed"] = len(rows)
             state.listed = len(rows)
@@ -287,7 +364,7 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
                 if (row["key"], row["timestamp"]) in tried:
                     counts["skipped_fetched_before"] += 1
                     continue
-                capture = fetch_capture(client, row)
+                capture = fetch_warc_range(client, row) if endpoint.data else fetch_capture(client, row)
                 if isinstance(capture, str):
                     counts[f"skipped_{capture}"] += 1
                     if capture not in ("fetch_failed", "truncated"):  # worth another try next time

@@ -94,6 +94,13 @@ def build_collection_warc(path: Path) -> Path:
     return path
 
 
+ROOTS: dict[str, Path] = {}
+
+
+def pywb_root(cdx: str) -> Path:
+    return ROOTS[cdx]
+
+
 @pytest.fixture(scope="session")
 def pywb(pywb_venv, tmp_path_factory):
     """A real pywb serving a collection `radar` built from WARC files of the old domain."""
@@ -118,6 +125,7 @@ def pywb(pywb_venv, tmp_path_factory):
                 proc.kill()
                 raise RuntimeError((root / "wayback.log").read_text()[-2000:])
             time.sleep(0.3)
+    ROOTS[f"{base}/radar/cdx"] = root
     yield f"{base}/radar/cdx"
     proc.terminate()
     proc.wait(timeout=10)
@@ -338,3 +346,64 @@ def test_the_scheduler_backfills_a_source_once(pywb, live_outlet, tmp_path):
     assert any(r["url"].startswith(f"http://{OLD}/") for r in articles(data))
     again = run_ccnews("schedule", "tick", data_dir=data, registry=registry, env=env)
     assert "backfill" not in again.stderr
+
+
+class CommonCrawlData:
+    """Common Crawl's side on 127.0.0.1: collinfo.json naming a crawl whose CDX API is the pywb
+    collection, and the collection's WARC files served by byte range, as data.commoncrawl.org does."""
+
+    def __init__(self, archive_dir: Path, cdx: str):
+        outer = self
+        self.ranges: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                if self.path == "/collinfo.json":
+                    body = json.dumps([{"id": "CC-MAIN-2016-11", "name": "March 2016", "cdx-api": cdx,
+                                        "from": "2016-02-01T00:00:00", "to": "2016-12-31T23:59:59"},
+                                       {"id": "CC-MAIN-2024-10", "name": "2024", "cdx-api": "http://127.0.0.1:9/none",
+                                        "from": "2024-02-01T00:00:00", "to": "2024-03-01T00:00:00"}]).encode()
+                    return Wayback.send(self, 200, {"Content-Type": "application/json"}, body)
+                path = archive_dir / self.path.lstrip("/")
+                if not path.is_file():
+                    return Wayback.send(self, 404, {}, b"")
+                start, end = (int(x) for x in self.headers["Range"].removeprefix("bytes=").split("-"))
+                outer.ranges.append(self.headers["Range"])
+                with open(path, "rb") as fh:
+                    fh.seek(start)
+                    return Wayback.send(self, 206, {"Content-Type": "application/octet-stream"}, fh.read(end - start + 1))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_common_crawl_index_and_byte_ranges(pywb, live_outlet, tmp_path):
+    _server, registry = live_outlet
+    archive_dir = Path(pywb_root(pywb)) / "collections" / "radar" / "archive"
+    cc = CommonCrawlData(archive_dir, pywb)
+    try:
+        result = run_ccnews("backfill", "radar", "--from", "commoncrawl", "--cc-index", cc.base, "--cc-data", cc.base,
+                            "--since", "2016-01-01", "--until", "2016-12-31", "--delay", "0",
+                            data_dir=tmp_path / "data", registry=registry)
+    finally:
+        cc.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = articles(tmp_path / "data")
+    assert sorted(r["title"] for r in rows) == sorted(t for _p, t, _b, _d in OLD_ARTICLES)
+    assert len(cc.ranges) == 3  # one byte range per capture, the 2024 crawl never asked
+    import sqlite_utils
+
+    pages = list(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select archive, replay_url from raw_pages"))
+    assert {p["archive"] for p in pages} == {"commoncrawl:radar-2016.warc.gz"}
+    assert all("#bytes=" in p["replay_url"] for p in pages)

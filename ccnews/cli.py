@@ -336,6 +336,11 @@ def search(query, filters, limit, sort, all_copies, as_json, data_dir):
     with _open_archive(data_dir) as archive:
         results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort,
                              archive=archive, all_copies=all_copies)
+        behind = archive.count_unindexed()
+    if behind:
+        # The index lags the archive (a crawl is running, or one was stopped before indexing).
+        err.print(f"{behind} archived article(s) are not in the search index yet: a running crawl adds them, "
+                  "or run `ccnews reindex --verify`")
     hits = results.hits
     if results.suggestion:
         err.print(f"did you mean: [bold]{escape(results.suggestion)}[/bold] ?")
@@ -1300,7 +1305,9 @@ def _demo_backfill(data: Path, registry_file: Path, cdx: str):
 
 @cli.command()
 @click.option("--query", default='"Chiang Mai" Pekalongan', show_default=True, help="The sample search.")
-@data_dir_option
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default="ccnews-demo-data",
+              show_default=True, help="Where the demo's archive goes (never $CCNEWS_DATA: the demo stays out of a "
+              "real archive).")
 def demo(query, data_dir):
     """Serve two bundled demo sites on 127.0.0.1, crawl them, and run a sample search.
 
@@ -1312,7 +1319,7 @@ def demo(query, data_dir):
     from crawler.runner import crawl_settings, run_crawl
     from indexer import search as run_search
 
-    data = resolve_data_dir(data_dir or "ccnews-demo-data")
+    data = resolve_data_dir(data_dir)
     # The demo sites' files are needed only while they are served.
     with tempfile.TemporaryDirectory(prefix="ccnews-demo-sites-") as sites:
         outlet, city, web_archive = start_demo_sites(sites)

@@ -455,3 +455,26 @@ def test_no_item_is_ever_dumped_to_the_log(tmp_path):
             assert "/read/3/indeks-besar" in result.stderr  # the drop is logged, by URL
     finally:
         server.stop()
+
+
+def test_search_says_when_the_index_lags_the_archive(tmp_path):
+    from archive import Archive
+    from indexer import sync
+
+    data = tmp_path / "data"
+    with Archive(data) as archive:
+        store(archive, 1, "terindeks")
+        sync(archive, data)
+        store(archive, 2, "tertinggal")  # archived, not yet indexed (a crawl stopped before indexing)
+    result = run_ccnews("search", "tertinggal", data_dir=data)
+    assert result.returncode == 0
+    assert "1 archived article(s) are not in the search index yet" in result.stderr
+    assert "ccnews reindex --verify" in result.stderr
+
+
+def test_the_demo_never_writes_into_the_archive_named_by_ccnews_data(tmp_path):
+    real = tmp_path / "real-archive"
+    result = run_ccnews("demo", cwd=tmp_path, env={"CCNEWS_DATA": str(real)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not real.exists()
+    assert (tmp_path / "ccnews-demo-data" / "archive.db").exists()

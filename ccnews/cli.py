@@ -910,18 +910,18 @@ def show(ref, versions, raw, version_no, as_json, data_dir):
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
-    for key in ("id", "title", "url", "source", "published", "authors", "language", "cities", "fields",
-                "relevance", "first_seen", "fetched_at", "updated_at"):
+    for key in ("id", "title", "url", "source", "published", "date_source", "authors", "language", "cities", "fields",
+                "relevance", "origin", "first_seen", "fetched_at", "updated_at"):
         value = record.get(key)
         value = ", ".join(value) if isinstance(value, list) else value
-        out.print(f"[bold]{key:>10}[/bold]  {escape(str(value if value is not None else ''))}", overflow="ignore", crop=False)
+        out.print(f"[bold]{key:>11}[/bold]  {escape(str(value if value is not None else ''))}", overflow="ignore", crop=False)
     for copy in record["copies"]:
-        out.print(f"[bold]{'copy':>10}[/bold]  {copy['id']} {escape(copy['source'])} {escape(copy['url'])}",
+        out.print(f"[bold]{'copy':>11}[/bold]  {copy['id']} {escape(copy['source'])} {escape(copy['url'])}",
                   overflow="ignore", crop=False)
     for name in record["collections"]:
-        out.print(f"[bold]{'collection':>10}[/bold]  {escape(name)}")
+        out.print(f"[bold]{'collection':>11}[/bold]  {escape(name)}")
     for n, v in enumerate(record.get("versions", []), 1):
-        out.print(f"[bold]{'version ' + str(n):>10}[/bold]  captured {v['captured_at']}, replaced {v['superseded_at']}: "
+        out.print(f"[bold]{'version ' + str(n):>11}[/bold]  captured {v['captured_at']}, replaced {v['superseded_at']}: "
                   f"{escape(v['title'] or '')}", overflow="ignore", crop=False)
     out.print()
     out.print(escape(record.get("text") or ""))

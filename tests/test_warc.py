@@ -191,3 +191,21 @@ def test_the_bundled_radar_pekalongan_entry_claims_its_2016_wordpress_urls():
     assert smap.source_for(old) is radar and smap.accepts(radar, old)
     assert not smap.accepts(radar, "http://radarpekalongan.com/category/pekalongan/")
     assert smap.accepts(radar, "https://radarpekalongan.disway.id/read/101/kejar-kota-kreatif")
+
+
+def test_a_wacz_package_imports_its_warc_files(registry, tmp_path):
+    import zipfile
+
+    warc = build_warc(tmp_path / "data.warc.gz")
+    wacz = tmp_path / "radar.wacz"
+    with zipfile.ZipFile(wacz, "w") as z:
+        z.writestr("datapackage.json", json.dumps({"profile": "data-package", "resources": []}))
+        z.write(warc, "archive/data.warc.gz")
+        z.writestr("pages/pages.jsonl", "")
+    result = run_ccnews("import", str(wacz), data_dir=tmp_path / "data", registry=registry)
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["title"] for r in articles(tmp_path / "data")) == [f"Kabar Batik {n}" for n in range(1, 7)]
+    import sqlite_utils
+
+    db = sqlite_utils.Database(tmp_path / "data" / "archive.db")
+    assert {r["archive"] for r in db.query("select archive from raw_pages")} == {"radar.wacz/archive/data.warc.gz"}

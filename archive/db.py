@@ -631,12 +631,14 @@ class Archive:
             yield rows
             last = rows[-1]["id"]
 
-    def mark_indexed(self, ids_and_hashes: list[tuple[int, str]]) -> None:
-        """Flag rows as indexed, unless they changed again since they were read."""
+    def mark_indexed(self, rows: list[tuple[int, str, int | None]]) -> None:
+        """Flag rows as indexed, unless they changed again since they were read: their text
+        (content hash) or their syndication group, which the grouping beside a crawl may change
+        while the indexer writes."""
         with self.transaction():
             self.db.conn.executemany(
-                "update articles set indexed = 1 where id = ? and content_hash = ?",
-                ids_and_hashes,
+                "update articles set indexed = 1 where id = ? and content_hash = ? and coalesce(group_id, -1) = ?",
+                [(i, h, -1 if g is None else g) for i, h, g in rows],
             )
 
     def count_unindexed(self) -> int:

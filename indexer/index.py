@@ -269,7 +269,7 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
             except BaseException:
                 writer.cancel()
                 raise
-            archive.mark_indexed([(r["id"], r["content_hash"]) for r in batch])
+            archive.mark_indexed([(r["id"], r["content_hash"], r["group_id"]) for r in batch])
             total += len(batch)
             if progress:
                 progress(total)
@@ -359,7 +359,7 @@ def _rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], N
     _write_version(fresh)
     ids = archive.article_ids()
     done = 0
-    hashes: list[tuple[int, str]] = []
+    hashes: list[tuple[int, str, int | None]] = []
     latest: datetime | None = None
     # Bulk: one writer process per core, each leaving its own segment (merging them afterwards
     # would cost as much again as the build; searches read a few segments at no real cost).
@@ -378,7 +378,7 @@ def _rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], N
         for row in rows.values():
             doc = _document(row)
             writer.add_document(**doc)
-            hashes.append((row["id"], row["content_hash"]))
+            hashes.append((row["id"], row["content_hash"], row["group_id"]))
             if doc.get("published") and (latest is None or doc["published"] > latest):
                 latest = doc["published"]
         done += len(rows)

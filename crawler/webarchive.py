@@ -195,7 +195,9 @@ def _iter_stream(fh: BinaryIO, start: int, damage: Callable[[int, str], None],
         last = offset
         try:
             for record in it:
-                last = offset + it.get_record_offset()
+                # `it.offset` is where this record starts; get_record_offset() would read the
+                # record to its end first, leaving the caller an empty payload.
+                last = offset + it.offset
                 yield last, record
             return
         except Exception as exc:  # noqa: BLE001 - as above

@@ -215,6 +215,14 @@ def test_backfill_respects_the_period(pywb, live_outlet, tmp_path):
 # -- a Wayback-shaped archive, for the Internet Archive's answers and failures ----------------------
 
 
+def serve(handler) -> tuple[ThreadingHTTPServer, str]:
+    """A threaded HTTP server on a free loopback port, serving in the background."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
 class Wayback:
     """CDX as an array of arrays (the Wayback Machine's `output=json`) and `id_` replays, with
     failures on demand."""
@@ -237,10 +245,7 @@ class Wayback:
                 outer.timed.append((time.monotonic(), self.path))
                 outer.handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd, self.base = serve(Handler)
 
     def stop(self):
         self.httpd.shutdown()
@@ -378,10 +383,7 @@ class CommonCrawlData:
                     fh.seek(start)
                     return Wayback.send(self, 206, {"Content-Type": "application/octet-stream"}, fh.read(end - start + 1))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd, self.base = serve(Handler)
 
     def stop(self):
         self.httpd.shutdown()

@@ -209,3 +209,15 @@ def test_a_wacz_package_imports_its_warc_files(registry, tmp_path):
 
     db = sqlite_utils.Database(tmp_path / "data" / "archive.db")
     assert {r["archive"] for r in db.query("select archive from raw_pages")} == {"radar.wacz/archive/data.warc.gz"}
+
+
+def test_an_uncompressed_warc_imports_too(registry, tmp_path):
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=False)
+    for n in range(1, 4):
+        writer.write_record(response(writer, f"http://radar-lama.test/{24000 + n}/kabar-batik-{n}/",
+                                     page(f"Kabar Batik {n}", n)))
+    (tmp_path / "plain.warc").write_bytes(buf.getvalue())
+    result = run_ccnews("import", str(tmp_path / "plain.warc"), data_dir=tmp_path / "data", registry=registry)
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["title"] for r in articles(tmp_path / "data")) == [f"Kabar Batik {n}" for n in range(1, 4)]

@@ -287,6 +287,13 @@ def _print_summary(summaries: dict[str, dict[str, Any]]) -> None:
             f"{sm.get('articles_skipped', 0)}" + (f" ({detail})" if detail else ""), str(sm.get("errors", 0)),
         )
     out.print(table)
+    for sid, sm in summaries.items():
+        stats = sm.get("stats") or {}
+        for key, label in (("ccnews/config/failed", "configured URL failed"),
+                           ("ccnews/discovery/found", "found (add it to the registry)"),
+                           ("ccnews/stale_feeds", "stale feed")):
+            if stats.get(key):
+                err.print(f"{sid}: {label}: {escape(str(stats[key]))}", overflow="ignore", crop=False)
 
 
 # -- search and export ---------------------------------------------------------------------------

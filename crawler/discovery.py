@@ -144,9 +144,17 @@ def clean_link(href: str | None, base: str) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
-def host_allowed(url: str, domains: list[str]) -> bool:
+def host_allowed(url: str, scope: list[str]) -> bool:
+    """Whether the URL's host is in a source's scope: exactly (`www.` aside), or under a
+    `*.example.com` wildcard."""
     host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-    return any(host == d or host.endswith("." + d) for d in domains)
+    for d in scope:
+        if d.startswith("*."):
+            if host == d[2:] or host.endswith(d[1:]):
+                return True
+        elif host == d:
+            return True
+    return False
 
 
 def page_number(url: str, params: tuple[str, ...] = PAGE_PARAMS) -> tuple[str, int] | None:

@@ -53,21 +53,29 @@ class Source:
     backfill_since: str | None = None  # the scheduler backfills from this date once, when never done
 
     @property
-    def allowed_domains(self) -> list[str]:
-        """Hosts the crawl may follow: the homepage's and those of the configured URLs."""
+    def scope(self) -> list[str]:
+        """The hosts whose pages belong to this source: exactly the homepage's and the configured
+        URLs' hosts (with or without `www.`), and those in `domains`; `*.example.com` there admits
+        every subdomain. Sister outlets on other subdomains (pikiran-rakyat's, Antara's regional
+        sites) are other sources."""
         hosts = {urlsplit(u).hostname for u in [self.homepage, *self.feeds, *self.sitemaps, *self.listings]}
-        hosts.update(self.domains)
+        hosts.update(d.lower() for d in self.domains)
         return sorted(h.removeprefix("www.") for h in hosts if h)
+
+    @property
+    def allowed_domains(self) -> list[str]:
+        """Scrapy's allowed_domains (which admit subdomains): the scope without wildcards."""
+        return sorted({h.removeprefix("*.") for h in self.scope})
 
     @property
     def archive_hosts(self) -> list[str]:
         """Hosts whose captures belong to this source: its own, and those it published on before."""
-        return sorted({*self.allowed_domains, *(h.lower().removeprefix("www.") for h in self.former_domains)})
+        return sorted({*self.scope, *(h.lower().removeprefix("www.") for h in self.former_domains)})
 
     def is_former_host(self, host: str) -> bool:
-        host = host.lower().removeprefix("www.")
-        return any(host == d or host.endswith("." + d) for d in
-                   (h.lower().removeprefix("www.") for h in self.former_domains))
+        from crawler.discovery import host_allowed
+
+        return host_allowed(f"http://{host}/", [h.lower().removeprefix("www.") for h in self.former_domains])
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

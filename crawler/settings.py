@@ -62,6 +62,7 @@ CCNEWS_MAX_ARTICLE_PAGES = 20  # pages merged into one multi-page article
 CCNEWS_MIN_WORDS = 40  # shorter bodies are not articles
 CCNEWS_EXTRACT_PROCESSES = -1  # extraction worker processes; -1: one per core; 0: in the crawl process
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page
+CCNEWS_STALE_DAYS = 90  # a feed whose newest entry is older than this is reported as stale
 CCNEWS_REFETCH_KNOWN = False  # True: revisit archived URLs even when nothing says they changed
 INDEX_ENABLED = True  # bring the search index up to date when a crawl closes
 CCNEWS_RESUME = False  # also skip what an interrupted run judged not to be an article

@@ -82,13 +82,12 @@ class SourceMap:
         by_port = [s for s in self.registry.values() if netloc in self._netlocs(s)]
         if len(by_port) == 1:
             return by_port[0]
-        best = None
+        from crawler.discovery import host_allowed
+
         for src in self.registry.values():
-            for domain in src.archive_hosts:
-                if host == domain or host.endswith("." + domain):
-                    if best is None or len(domain) > best[0]:
-                        best = (len(domain), src)
-        return best[1] if best else None
+            if host_allowed(url, src.archive_hosts):
+                return src
+        return None
 
     @staticmethod
     def _netlocs(src: Source) -> set[str]:
@@ -100,9 +99,9 @@ class SourceMap:
         return out
 
     def accepts(self, src: Source, url: str) -> bool:
-        from archive.urls import strip_tracking
+        from archive.urls import TRACKING_PARAMS, strip_tracking
 
-        url = strip_tracking(url)
+        url = strip_tracking(url, TRACKING_PARAMS)
         host = urlsplit(url).hostname or ""
         pattern = self.patterns.get(src.id)
         if src.is_former_host(host) and self.former.get(src.id) is not None:

@@ -59,7 +59,7 @@ def plausible_canonical(url: str, source) -> bool:
     a listing or a section page is never an article's canonical (templates that print one on
     every page would otherwise merge every article into one).
     """
-    if not host_allowed(url, source.allowed_domains):
+    if not host_allowed(url, source.scope):
         return False
     key = url_key(url)
     if key.split("/", 1)[-1].strip("/") == "":

@@ -21,7 +21,7 @@ from scrapy.utils.gz import gunzip
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
 from archive import Archive, resolve_data_dir, url_key
-from archive.urls import strip_tracking
+from archive.urls import TRACKING_PARAMS, strip_tracking
 from archive.db import now_iso
 from crawler import discovery as disc
 from crawler.dates import parse_date
@@ -82,6 +82,11 @@ class NewsSpider(scrapy.Spider):
             with Archive(resolve_data_dir(settings.get("ARCHIVE_DATA_DIR"))) as archive:
                 spider.known = archive.known_url_keys(spider.source.id, all_skipped=settings.getbool("CCNEWS_RESUME"))
         spider.scheduled: set[str] = set()
+        src = spider.source
+        spider.configured_all = {url_key(u) for u in [*src.feeds, *src.sitemaps, *src.listings]}
+        spider.configured = set(spider.configured_all)
+        spider.failed_config, spider.discovered, spider.discovering, spider.stale = [], {}, False, []
+        spider.stale_days = settings.getint("CCNEWS_STALE_DAYS")
         return spider
 
     # -- start ------------------------------------------------------------------------------
@@ -99,7 +104,29 @@ class NewsSpider(scrapy.Spider):
             for request in self._discovery_requests():
                 yield request
 
+    def _configured_failed(self, url: str, reason: str) -> list[scrapy.Request]:
+        """A configured feed, sitemap or listing failed: say so once, and discover in this same run
+        what the site offers (robots.txt, the homepage's <link rel=alternate>, usual paths), so
+        one wrong URL in the registry never hides a working feed."""
+        if url_key(url) not in self.configured:
+            return []
+        self.configured.discard(url_key(url))
+        self.failed_config.append(f"{url} ({reason})")
+        self.crawler.stats.set_value("ccnews/config/failed", "; ".join(self.failed_config))
+        self.logger.warning("configured %s failed (%s): looking for what the site offers", url, reason)
+        return list(self._discovery_requests())
+
+    def _found(self, url: str, entries: int) -> None:
+        """A feed or sitemap that discovery found and that lists entries: what to add to the registry."""
+        if url_key(url) in self.configured_all or not entries:
+            return
+        self.discovered.setdefault(url, entries)
+        self.crawler.stats.set_value("ccnews/discovery/found", "; ".join(f"{u} ({n} entries)" for u, n in self.discovered.items()))
+
     def _discovery_requests(self):
+        if self.discovering:
+            return
+        self.discovering = True
         home = self.source.homepage
         yield scrapy.Request(disc.urljoin(home, "/robots.txt"), callback=self.parse_robots,
                              errback=self.on_probe_error)
@@ -142,17 +169,20 @@ class NewsSpider(scrapy.Spider):
                 body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
             except Exception as exc:  # noqa: BLE001 - gzip raises several unrelated types
                 self._skip("malformed_xml", f"{response.url}: bad gzip ({type(exc).__name__})")
+                yield from self._configured_failed(response.url, "bad gzip")
                 return
         try:
             root = disc.parse_xml(body)
         except disc.MalformedXML as exc:
             if not probe:
                 self._skip("malformed_xml", f"{response.url}: {exc}")
+                yield from self._configured_failed(response.url, "not XML")
             return
         found = disc.xml_kind(root)
         if found is None:
             if not probe:
                 self._skip("malformed_xml", f"{response.url}: neither a feed nor a sitemap")
+                yield from self._configured_failed(response.url, "neither a feed nor a sitemap")
             return
         if found == "sitemapindex":
             self._inc("discovery/sitemaps")
@@ -162,12 +192,30 @@ class NewsSpider(scrapy.Spider):
                     continue
                 yield self._xml_request(entry.url, "sitemap")
             return
-        entries = disc.sitemap_entries(root, response.url) if found == "urlset" else disc.feed_entries(root, response.url)
+        entries = list(disc.sitemap_entries(root, response.url) if found == "urlset" else
+                       disc.feed_entries(root, response.url))
         self._inc("discovery/sitemaps" if found == "urlset" else "discovery/feeds")
+        if not entries:
+            yield from self._configured_failed(response.url, "no entries")
+            return
+        self._found(response.url, len(entries))
+        if found != "urlset":
+            self._check_stale(response.url, entries)
         for entry in entries:
             request = self.article_request(entry.url, entry.date, via=found)
             if request is not None:
                 yield request
+
+    def _check_stale(self, url: str, entries: list[disc.Entry]) -> None:
+        """A feed whose newest entry is months old is reported: the outlet moved its feed."""
+        dates = [d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d]
+        if not dates:
+            return
+        newest = max(dates)
+        if (datetime.now(timezone.utc) - newest).days > self.stale_days:
+            self.stale.append(f"{url} (newest entry {newest.date().isoformat()})")
+            self.crawler.stats.set_value("ccnews/stale_feeds", "; ".join(self.stale))
+            self.logger.warning("feed %s is stale: its newest entry is from %s", url, newest.date().isoformat())
 
     def parse_listing(self, response: Response, depth: int):
         if not isinstance(response, TextResponse):
@@ -179,36 +227,63 @@ class NewsSpider(scrapy.Spider):
         anchors = page_selector(response).xpath(f"(//a[@href])[position() <= {self.max_links + 1}]")
         if len(anchors) > self.max_links:
             self._inc("discovery/links_truncated")
+        links = []
         for anchor in anchors[: self.max_links]:
             url = disc.clean_link(anchor.attrib["href"], response.url)
-            if not url:
-                continue
+            if url:
+                links.append((url, anchor))
+        pager, pager_links = self._pager(response.url, [u for u, _a in links])
+        candidates = 0
+        for url, anchor in links:
             text = " ".join(anchor.xpath("string(.)").get("").split())
             rel = (anchor.attrib.get("rel") or "").lower()
-            if rel == "next" or disc.NEXT_TEXT.match(text) or self._is_next_listing(response.url, url):
-                if not seen_next and depth < self.listing_depth and disc.host_allowed(url, self.allowed_domains):
+            marked = rel == "next" or bool(disc.NEXT_TEXT.match(text))
+            if marked or url in pager_links:
+                if (not seen_next and depth < self.listing_depth and disc.host_allowed(url, self.source.scope)
+                        and (marked or url == pager)):
                     seen_next = True
                     yield response.follow(url, callback=self.parse_listing, cb_kwargs={"depth": depth + 1},
-                                          errback=self.on_error)
+                                          errback=self.on_error, meta={"ccnews_kind": "listing"})
                 continue
             if self.pattern is None and not disc.looks_like_article(url):
                 self._inc("discovery/not_article_like")  # a listing link without a slug or id
                 continue
             date = anchor.xpath("ancestor::*[position()<=3]//time/@datetime").get()
             request = self.article_request(url, date, via="listing")
+            candidates += request is not None or url_key(url) in self.scheduled
             if request is not None:
                 yield request
+        if depth == 0 and not candidates:
+            yield from self._configured_failed(response.url, "no article link")
 
-    def _is_next_listing(self, current: str, url: str) -> bool:
-        here, there = disc.page_number(current), disc.page_number(url)
-        if there is None or not disc.same_without_page(current, url):
-            return False
-        return there[1] == (here[1] if here else 1) + 1
+    def _pager(self, current: str, urls: list[str]) -> tuple[str | None, set[str]]:
+        """This listing's pager: (the next page's URL, every pager link). A pager is recognised by
+        its shape only when its numbers read as one: page N+1 of a numbered pager, or the next
+        offset of one counted in items (`/kategori/lokal/30`, `/60`: offset 30 is the second page,
+        not page 30). Links to `/event/887/` and `/event/912/` are articles, not a pager."""
+        here = disc.page_number(current)
+        now = here[1] if here else 1
+        numbered: dict[int, str] = {}
+        for url in urls:
+            there = disc.page_number(url)
+            if there is not None and disc.same_without_page(current, url):
+                numbered.setdefault(there[1], url)
+        above = sorted(n for n in numbered if n > now)
+        if not above:
+            return None, set()
+        nxt = above[0]
+        nums = sorted(numbered)
+        sequence = nxt == now + 1
+        offsets = (here is None and len(above) >= 2 and above[1] == 2 * nxt) or (
+            here is not None and now > 1 and (nxt - now) > 1 and now % (nxt - now) == 0)
+        if not (sequence or offsets):
+            return None, set()
+        return numbered[nxt], {numbered[n] for n in nums}
 
     # -- articles ---------------------------------------------------------------------------
 
     def article_request(self, url: str, listed_date: str | None, via: str) -> scrapy.Request | None:
-        if not disc.host_allowed(url, self.allowed_domains):
+        if not disc.host_allowed(url, self.source.scope):
             self._inc("discovery/off_site")
             return None
         if disc.not_a_page(url):
@@ -217,10 +292,11 @@ class NewsSpider(scrapy.Spider):
         if self._continuation_of_known(url):
             self._skip("continuation")  # fetched from its page 1, and merged into it
             return None
-        if self.pattern is not None and not self.pattern.search(url):
+        url = strip_tracking(url)  # one fingerprint per article, also across workers sharing a dupefilter
+        # The pattern sees the URL without tracking parameters: `-\d{6,}$` must match `...-2172305?utm_source=rss`.
+        if self.pattern is not None and not self.pattern.search(strip_tracking(url, TRACKING_PARAMS)):
             self._inc("discovery/pattern_mismatch")
             return None
-        url = strip_tracking(url)  # one fingerprint per article, also across workers sharing a dupefilter
         key = url_key(url)
         if key in self.scheduled:
             return None
@@ -313,7 +389,7 @@ class NewsSpider(scrapy.Spider):
 
     def on_continuation_error(self, failure):
         """A missing page 2 still leaves page 1 worth keeping."""
-        self.on_error(failure)
+        self._count_error(failure)
         meta = failure.request.meta
         if meta.get("ccnews_pages"):
             yield self._item(meta["ccnews_pages"], meta)
@@ -321,8 +397,16 @@ class NewsSpider(scrapy.Spider):
     # -- errors and counting ----------------------------------------------------------------
 
     def on_error(self, failure):
+        reason = self._count_error(failure)
+        if failure.request.meta.get("ccnews_kind") in ("feed", "sitemap", "listing"):
+            yield from self._configured_failed(failure.request.url, reason)
+
+    def _count_error(self, failure) -> str:
+        """Count and log one failed request; returns the reason in a few words."""
         request = failure.request
+        reason = failure.type.__name__
         if failure.check(HttpError):
+            reason = f"HTTP {failure.value.response.status}"
             status = failure.value.response.status
             self._inc(f"errors/http_{status}")
             self.logger.warning("HTTP %s for %s", status, request.url)
@@ -337,9 +421,11 @@ class NewsSpider(scrapy.Spider):
         elif failure.check(DNSLookupError):
             self._inc("errors/dns")
             self.logger.warning("DNS lookup failed: %s", request.url)
+            reason = "DNS lookup failed"
         else:
             self._inc(f"errors/{failure.type.__name__}")
             self.logger.warning("%s for %s: %s", failure.type.__name__, request.url, failure.getErrorMessage())
+        return reason
 
     def on_probe_error(self, failure):
         """A usual feed or sitemap path that is missing is no error: most are."""

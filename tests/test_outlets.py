@@ -1,0 +1,109 @@
+"""Outlets as they are on the real web: patterns that see normalised URLs, exact host scope,
+discovery when a configured URL fails, offset pagination, stale feeds."""
+
+from __future__ import annotations
+
+import json
+
+from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
+from conftest import FAST, articles, run_ccnews
+
+
+def para(n: int, topic: str) -> str:
+    return (f"Bagian {n}: kabar {topic} dari kota kreatif yang terus menggelar kegiatan bersama para perajin, "
+            "pelajar dan pelaku usaha kecil di ruang publik kota sepanjang pekan dengan ribuan pengunjung.")
+
+
+def article(path: str, topic: str, published: str = "2026-11-20T09:00:00+07:00", **extra) -> SiteArticle:
+    return SiteArticle(path=path, title=f"Kabar {topic.title()}", pages=[[para(1, topic), para(2, topic)]],
+                       published=published, shown_date="20 November 2026", **extra)
+
+
+def crawl(tmp_path, spec, registry: str, routes=None, *extra):
+    server = SiteServer(build_site(tmp_path / "site", spec, routes)).start()
+    path = tmp_path / "sources.toml"
+    path.write_text(registry.format(base=server.base), "utf-8")
+    try:
+        result = run_ccnews("crawl", "outlet", *FAST, *extra, data_dir=tmp_path / "data", registry=path)
+    finally:
+        server.stop()
+    runs = json.loads(run_ccnews("runs", "--json", data_dir=tmp_path / "data").stdout or "[]")
+    return result, runs[0] if runs else {}, server
+
+
+BASE = """\
+[[source]]
+id = "outlet"
+name = "Outlet"
+homepage = "{{base}}/"
+timezone = "Asia/Jakarta"
+delay = 0.0
+{body}
+"""
+
+
+def test_a_pattern_anchored_at_the_end_accepts_feed_entries_with_tracking_parameters(tmp_path):
+    spec = SiteSpec(name="Solo", lang="id", articles=[
+        article(f"/kabar-batik-solo-{n}-217230{n}", f"batik {n}", feed_suffix="?utm_source=rss&utm_medium=feed")
+        for n in range(3)])
+    result, run, _ = crawl(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "-\\\\d{{6,}}$"'))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert run["articles_new"] == 3
+
+
+def test_a_failed_configured_sitemap_makes_the_same_run_discover_the_feed(tmp_path):
+    spec = SiteSpec(name="Disway", lang="id", articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)],
+                    extra_sitemap_paths=[])
+    routes = {"/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}},
+              "/robots.txt": {"body": "User-agent: *\nDisallow:\n", "headers": {"Content-Type": "text/plain"}}}
+    result, run, server = crawl(tmp_path, spec, BASE.format(body='sitemaps = ["{base}/sitemap.xml"]\narticle_pattern = "/read/\\\\d+/"'),
+                                routes)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert run["articles_new"] == 3
+    import sqlite_utils
+
+    row = next(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select stats from crawl_runs"))
+    stats = json.loads(row["stats"])
+    assert stats["ccnews/config/failed"] == f"{server.base}/sitemap.xml (HTTP 404)"
+    assert f"{server.base}/feed (3 entries)" in stats["ccnews/discovery/found"]
+    assert f"outlet: found (add it to the registry): {server.base}/feed (3 entries)" in result.stderr
+
+
+def test_a_listing_paginated_by_offset_is_followed(tmp_path):
+    arts = [article(f"/read/{n}/kabar-{n}", f"kriya {n}", in_feed=False, in_sitemap=False, in_listing=False)
+            for n in range(6)]
+    spec = SiteSpec(name="Offset", lang="id", articles=arts)
+
+    def listing(items, offsets):
+        links = "".join(f'<li><a href="/read/{n}/kabar-{n}">Kabar {n}</a></li>' for n in items)
+        pager = "".join(f'<a href="/kategori/lokal/{o}">{o // 10 + 1}</a> ' for o in offsets)
+        return {"body": f"<html><body><ul>{links}</ul><div class='pager'>{pager}</div></body></html>",
+                "headers": {"Content-Type": "text/html; charset=utf-8"}}
+
+    # Two items a page in the test; outlets count 30 (`/kategori/lokal/30`, `/60`).
+    routes = {"/kategori/lokal": listing([0, 1], [10, 20]), "/kategori/lokal/10": listing([2, 3], [20]),
+              "/kategori/lokal/20": listing([4, 5], [10])}
+    result, run, _ = crawl(tmp_path, spec, BASE.format(body='listings = ["{base}/kategori/lokal"]\narticle_pattern = "/read/\\\\d+/"'),
+                           routes)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert run["articles_new"] == 6
+
+
+def test_a_feed_whose_newest_entry_is_months_old_is_reported_stale(tmp_path):
+    spec = SiteSpec(name="Old", lang="id", articles=[
+        article(f"/read/{n}/kabar-{n}", f"tenun {n}", published="2023-08-0{}T09:00:00+07:00".format(n + 1)) for n in range(2)])
+    result, run, server = crawl(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "/read/"'))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"outlet: stale feed: {server.base}/feed (newest entry 2023-08-02)" in result.stderr
+
+
+def test_host_scope_is_exact_unless_a_wildcard_says_otherwise():
+    from crawler.discovery import host_allowed
+    from crawler.registry import parse_registry
+
+    src = parse_registry('[[source]]\nid = "pr"\nname = "PR"\nhomepage = "https://www.pikiran-rakyat.com/"\n'
+                         'domains = ["*.antaranews.com"]\n', "t.toml")["pr"]
+    assert host_allowed("https://www.pikiran-rakyat.com/news/pr-1/x", src.scope)
+    assert host_allowed("https://pikiran-rakyat.com/news/pr-1/x", src.scope)
+    assert not host_allowed("https://bola.pikiran-rakyat.com/news/pr-1/x", src.scope)  # a sister outlet
+    assert host_allowed("https://ambon.antaranews.com/berita/1/x", src.scope)

@@ -88,7 +88,10 @@ def crawl_corpus(corpus: Path, workdir: Path) -> tuple[list[dict], dict[str, dic
         import sqlite_utils
 
         db = sqlite_utils.Database(workdir / "data" / "archive.db")
-        rows = {r["url"].split("/", 3)[3]: r for r in db.query("select url, title, text, published from articles")}
+        # By every URL an article was reached at: two captures of one article (the corpus holds
+        # some pages twice, years apart) are one record, found from either.
+        rows = {r["url"].split("/", 3)[3]: r for r in db.query(
+            "select u.url, a.title, a.text, a.published from article_urls u join articles a on a.id = u.article_id")}
         base = server.base
     finally:
         server.stop()
@@ -111,10 +114,26 @@ def trafilatura_alone(corpus: Path, entries: list[dict]) -> dict[str, str]:
     return out
 
 
+def trafilatura_dates(corpus: Path, entries: list[dict]) -> dict[str, str | None]:
+    """The publication date trafilatura alone gives (htmldate, original_date mode), per page."""
+    import gzip
+
+    import trafilatura
+
+    out = {}
+    for e in entries:
+        raw = gzip.decompress((corpus / e["file"]).read_bytes())
+        doc = trafilatura.bare_extraction(raw, url=e["url"], with_metadata=True,
+                                          date_extraction_params={"original_date": True, "extensive_search": True})
+        out[e["file"]] = getattr(doc, "date", None) if doc is not None else None
+    return out
+
+
 def measure(corpus: Path = DEFAULT_CORPUS, reference: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         entries, got, elapsed = crawl_corpus(corpus, Path(tmp))
     alone = trafilatura_alone(corpus, entries) if reference else {}
+    alone_dates = trafilatura_dates(corpus, entries) if reference else {}
     titles, dates, bodies, ref_bodies, missing = [], [], [], [], []
     dated = 0
     for e in entries:
@@ -143,6 +162,8 @@ def measure(corpus: Path = DEFAULT_CORPUS, reference: bool = True) -> dict:
         "body_f1_median": statistics.median(bodies),
         "body_f1_archived_mean": statistics.fmean([b for b, e in zip(bodies, entries) if e["file"] not in missing] or [0]),
         "trafilatura_alone_f1_mean": statistics.fmean(ref_bodies) if ref_bodies else None,
+        "trafilatura_alone_date_same_day": (sum(bool(alone_dates.get(e["file"]) and same_day(alone_dates[e["file"]], e["publishing_date"]))
+                                                for e in entries if e["publishing_date"]) / max(1, dated)) if reference else None,
         "crawl_seconds": elapsed,
     }
 

@@ -33,13 +33,18 @@ _BOILERPLATE = [
         r"^\s*(อ่านต่อ|อ่านข่าวที่เกี่ยวข้อง|ข่าวที่เกี่ยวข้อง)\b.*$",
     )
 ]
+# Posting lines of government and CMS templates ("Diposting oleh: Admin | 12 Juni 2025", "Ditulis
+# oleh Humas Setda pada ...", "Posted by ... on ...") as well as newsroom bylines.
+_POSTING = r"(?:di(?:posting|post|tulis|publikasikan|unggah|upload)\s+oleh|posted\s+by|published\s+by)"
 _BYLINE_LABEL = re.compile(
-    r"^\s*(oleh|penulis|reporter|pewarta|editor|redaktur|wartawan|kontributor|laporan|by|written by|"
-    r"ผู้เขียน|เรื่อง|โดย)\s*[:：\-–]?\s+(?P<names>.+?)\s*$",
+    r"^\s*(" + _POSTING + r"|oleh|penulis|reporter|pewarta|editor|redaktur|wartawan|kontributor|laporan|by|"
+    r"written by|ผู้เขียน|เรื่อง|โดย)\s*[:：\-–]?\s+(?P<names>.+?)\s*$",
     re.I,
 )
 _BYLINE_SPLIT = re.compile(r"\s*(?:;|,|/|\||&|\band\b|\bdan\b|\n)\s*", re.I)
 _NAME_NOISE = re.compile(r"\(.*?\)|\[.*?\]|@\S+|https?://\S+|\b\d{1,2}:\d\d\b", re.I)
+_DATEISH = re.compile(
+    r"\d{1,2}\s+\w+\s+\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\b\d{4}-\d\d-\d\d|\b\d{1,2}[:.]\d\d\s*(wib|wita|wit)?\b", re.I)
 _AUTHOR_PREFIX = re.compile(r"^(oleh|penulis|reporter|pewarta|editor|redaktur|by|written by|ผู้เขียน|โดย)\s*[:：\-–]?\s*", re.I)
 
 _DATE_META = [
@@ -105,9 +110,13 @@ def clean_authors(raw: str | list[str] | None) -> list[str]:
     items = raw if isinstance(raw, list) else [raw]
     names: list[str] = []
     for item in items:
+        item = re.sub(_POSTING + r"\s*[:：]?", ";", str(item), flags=re.I)
+        # "... pada 12 Juni 2025", "... on June 12, 2025", "... - 12/06/2025 09.15 WIB": the date goes.
+        item = re.sub(r"\s+(?:pada|on|tanggal)\s+.*$", "", item, flags=re.I)
+        item = _DATEISH.sub(" ", item)
         item = re.sub(
-            r"\b(reporter|pewarta|editor|redaktur|penulis|oleh|by|fotografer|foto)\s*[:：]",
-            ";", str(item), flags=re.I,
+            r"\b(reporter|pewarta|editor|redaktur|penulis|oleh|by|fotografer|foto|sumber)\s*[:：]",
+            ";", item, flags=re.I,
         )
         for part in _BYLINE_SPLIT.split(item):
             part = _NAME_NOISE.sub(" ", part)
@@ -117,7 +126,8 @@ def clean_authors(raw: str | list[str] | None) -> list[str]:
                 continue
             if not re.search(r"[^\W\d_]", part):
                 continue
-            if part.lower() in {"admin", "redaksi", "tim redaksi", "editor", "reporter", "staff", "none"}:
+            if part.lower() in {"admin", "administrator", "redaksi", "tim redaksi", "editor", "reporter", "staff",
+                                "none", "superadmin", "operator", "webmaster"}:
                 continue
             if part not in names:
                 names.append(part)
@@ -185,9 +195,13 @@ def parse_html(html: str) -> Any:
         return None
 
 
-def find_dates(tree: Any, text_hint: Callable[[], str], tz: str) -> tuple[str | None, str | None]:
-    """Published and modified dates from metadata, <time> elements, else the top of the visible
-    text (`text_hint`, read only when the metadata has no date)."""
+def find_dates(tree: Any, text_hint: Callable[[], str], tz: str,
+               found: str | None = None) -> tuple[str | None, str | None]:
+    """Published and modified dates: publication metadata first; then `found`, the date htmldate
+    (through trafilatura, in its `original_date` mode) picked from the whole page; then a <time>
+    element of the article itself (not of a sidebar, a footer or a list of other articles); else
+    the top of the visible text (`text_hint`, read only when nothing else dates the page). A
+    modification date is never taken for the publication date."""
     meta = _meta_values(tree)
     ld = _jsonld_values(tree)
     published = None
@@ -195,8 +209,13 @@ def find_dates(tree: Any, text_hint: Callable[[], str], tz: str) -> tuple[str | 
         published = parse_date(candidate, tz) if isinstance(candidate, str) else None
         if published:
             break
+    if not published and found:
+        published = parse_date(found, tz)
     if not published:
-        for el in tree.xpath("//time[@datetime]")[:3]:
+        for el in tree.xpath("//time[@datetime][not(ancestor::aside or ancestor::footer or ancestor::nav "
+                             "or ancestor::li)]")[:3]:
+            if "modif" in (el.get("class") or "").lower() or "update" in (el.get("class") or "").lower():
+                continue
             published = parse_date(el.get("datetime"), tz)
             if published:
                 break
@@ -234,13 +253,23 @@ def _visible_head_text(tree: Any, limit: int = 6000) -> str:
 
 
 def extract_article(
-    pages: list[Page], *, timezone: str = "UTC", language: str | None = None, min_words: int = MIN_WORDS
+    pages: list[Page], *, timezone: str = "UTC", language: str | None = None, min_words: int = MIN_WORDS,
+    hints: dict[str, Any] | None = None, source_id: str | None = None,
 ) -> dict[str, Any]:
-    """Article fields from the pages of one article (page 1 first); raises NotAnArticle."""
+    """Article fields from the pages of one article (page 1 first); raises NotAnArticle.
+
+    `hints` are the source's extraction hints (crawler.outlet_hints); an outlet with a hook module
+    (`crawler/outlets/<source_id>.py`) gets the record through its `postprocess` last.
+    """
+    from crawler import outlet_hints
+
+    hints = hints or {}
     first = pages[0]
     tree = parse_html(first.html)
     if tree is None:
         raise NotAnArticle("unparseable_html")
+    if hints:
+        outlet_hints.drop(tree, hints)
     doc = trafilatura.bare_extraction(
         tree, url=first.url, with_metadata=True, include_comments=False,
         include_tables=True, date_extraction_params={"original_date": True, "extensive_search": True},
@@ -248,12 +277,21 @@ def extract_article(
     if doc is None:
         raise NotAnArticle("empty_body")
     meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    texts = [meta.get("text") or ""]
+    texts = [outlet_hints.text_of(tree, hints.get("body"), "\n") or meta.get("text") or ""]
     for page in pages[1:]:
-        more = trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
+        more = None
+        if hints.get("body"):
+            page_tree = parse_html(page.html)
+            if page_tree is not None:
+                outlet_hints.drop(page_tree, hints)
+                more = outlet_hints.text_of(page_tree, hints["body"], "\n")
+        more = more or trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
         if more:
             texts.append(more)
     text, byline_names = clean_body("\n".join(_dedupe_continuation(texts)))
+    if hints.get("boilerplate"):
+        patterns = [re.compile(p) for p in hints["boilerplate"]]
+        text = "\n".join(line for line in text.split("\n") if not any(p.search(line) for p in patterns)).strip()
     text = _strip_head(text, meta.get("title") or "", timezone)
     if not text.strip():
         raise NotAnArticle("empty_body")
@@ -277,18 +315,21 @@ def extract_article(
     for name in byline_names:
         if name not in authors:
             authors.append(name)
-    published, modified = find_dates(tree, lambda: _visible_head_text(tree), timezone)
-    if not published and meta.get("date"):
-        published = iso(parse_date(meta["date"], timezone))
+    published, modified = find_dates(tree, lambda: _visible_head_text(tree), timezone, meta.get("date"))
+    published = outlet_hints.date_of(tree, hints, timezone) or published
+    byline = outlet_hints.text_of(tree, hints.get("byline"))
+    if byline:
+        authors = clean_authors(byline) or authors
     tags: list[str] = []
     for value in (meta.get("tags"), meta.get("categories")):
         items = value if isinstance(value, list) else re.split(r"[,;]", value or "")
         tags += [t.strip() for t in items if t and t.strip() and t.strip() not in tags]
     html_lang = (tree.get("lang") or "").split("-")[0].lower() or None
-    return {
+    record = {
         "url": first.url,
         "canonical_url": canonical or None,
-        "title": best_title(meta.get("title") or ld.get("headline") or "", tree, meta.get("sitename")),
+        "title": outlet_hints.text_of(tree, hints.get("title"))
+        or best_title(meta.get("title") or ld.get("headline") or "", tree, meta.get("sitename")),
         "text": text,
         "authors": authors,
         "published": published,
@@ -300,6 +341,8 @@ def extract_article(
         "word_count": words,
         "pages": len(pages),
     }
+    postprocess = outlet_hints.hook(source_id)
+    return postprocess(record, first.html) if postprocess else record
 
 
 _TITLE_SEP = re.compile(r"(\s+[|–—-]\s+|\s*\|\s*)")

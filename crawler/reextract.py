@@ -33,7 +33,8 @@ def reextract(
         texts = [Page(p["url"], p["body"].decode(p["encoding"] or "utf-8", errors="replace")) for p in pages]
         try:
             fields = extract_article(texts, timezone=src.timezone if src else "UTC",
-                                     language=src.language if src else None)
+                                     language=src.language if src else None,
+                                     hints=src.extract if src else None, source_id=src.id if src else None)
         except NotAnArticle as exc:
             # Kept as archived: an extractor change must never delete what was collected.
             counts[f"kept_not_article_{exc.reason}"] += 1

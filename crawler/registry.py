@@ -51,6 +51,7 @@ class Source:
     former_domains: list[str] = field(default_factory=list)
     former_article_pattern: str | None = None
     backfill_since: str | None = None  # the scheduler backfills from this date once, when never done
+    extract: dict[str, Any] = field(default_factory=dict)  # extraction hints: crawler/outlet_hints.py
 
     @property
     def scope(self) -> list[str]:
@@ -84,7 +85,7 @@ class Source:
 _STR_FIELDS = {"id", "name", "homepage", "language", "country", "city", "timezone", "article_pattern",
                "schedule", "every", "min_every", "max_every", "former_article_pattern", "backfill_since"}
 _LIST_FIELDS = {"feeds", "sitemaps", "listings", "domains", "former_domains"}
-_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt", "allow_link_local"}
+_KNOWN = _STR_FIELDS | _LIST_FIELDS | {"delay", "keep", "adapt", "allow_link_local", "extract"}
 # Bounds that keep a registry entry from hanging or flooding a crawl.
 MAX_ID = 64
 MAX_TEXT = 500
@@ -152,6 +153,13 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
         for value in raw[name]:
             if len(value) > MAX_URL or CONTROL.search(value):
                 raise RegistryError(f"{where}, field {name!r}: {value[:80]!r} is too long or has a control character")
+    if "extract" in raw:
+        from crawler.outlet_hints import HintError, validate
+
+        try:
+            validate(raw["extract"], where)
+        except HintError as exc:
+            raise RegistryError(str(exc)) from None
     if "allow_link_local" in raw and not isinstance(raw["allow_link_local"], bool):
         raise RegistryError(f"{where}, field 'allow_link_local': expected true or false")
     allow = raw.get("allow_link_local", False)

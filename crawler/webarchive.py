@@ -349,7 +349,7 @@ class CaptureImporter:
             return self.skip(token, "pattern_mismatch")
         decoded = [decode(c) for c in [capture, *(more or [])]]
         args = ([(c.url, text) for c, (text, _e) in zip([capture, *(more or [])], decoded)], src.timezone,
-                src.language, self.limits.min_words)
+                src.language, self.limits.min_words, src.extract or None, src.id)
         job = self.pool.submit(extract_and_tag, *args) if self.pool else extract_and_tag(*args)
         self.pending.append((token, [capture, *(more or [])], src, [e for _t, e in decoded], job))
         while len(self.pending) > self.window:

@@ -39,12 +39,14 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int) -> tuple[str, Any, Any]:
+def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int,
+                    hints: dict[str, Any] | None = None, source_id: str | None = None) -> tuple[str, Any, Any]:
     """("ok", article, tags), ("skip", reason, None) or ("error", message, None): what a worker returns."""
     from crawler.tagging import tag
 
     try:
-        article = extract_article([Page(u, h) for u, h in pages], timezone=timezone, language=language, min_words=min_words)
+        article = extract_article([Page(u, h) for u, h in pages], timezone=timezone, language=language,
+                                  min_words=min_words, hints=hints, source_id=source_id)
     except NotAnArticle as exc:
         return "skip", exc.reason, None
     except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
@@ -123,7 +125,8 @@ class ExtractPipeline:
         if not adapter.get("pages") or adapter.get("skip"):
             return item  # a 304: nothing to extract
         source = self.crawler.spider.source
-        args = ([(p["url"], p["text"]) for p in adapter["pages"]], source.timezone, source.language, self.min_words)
+        args = ([(p["url"], p["text"]) for p in adapter["pages"]], source.timezone, source.language, self.min_words,
+                source.extract or None, source.id)
         if self.pool is not None:
             status, value, tags = await asyncio.get_running_loop().run_in_executor(self.pool, extract_and_tag, *args)
         else:

@@ -197,11 +197,13 @@ def parse_html(html: str) -> Any:
 
 def find_dates(tree: Any, text_hint: Callable[[], str], tz: str,
                found: str | None = None) -> tuple[str | None, str | None]:
-    """Published and modified dates: publication metadata first; then `found`, the date htmldate
-    (through trafilatura, in its `original_date` mode) picked from the whole page; then a <time>
-    element of the article itself (not of a sidebar, a footer or a list of other articles); else
-    the top of the visible text (`text_hint`, read only when nothing else dates the page). A
-    modification date is never taken for the publication date."""
+    """Published and modified dates: publication metadata first; then a <time> element of the
+    article itself (not of a sidebar, a footer, a menu or a list of other articles, nor one marked
+    as an update); then a date printed at the top of the visible text (`text_hint`, read only when
+    nothing else dates the page: local formats such as "Jumat, 11 Maret 2016 08:30 WIB" or Thai
+    Buddhist-era dates, which htmldate misreads); last `found`, the date htmldate (through
+    trafilatura, in its `original_date` mode) picked from the whole page. A modification date is
+    never taken for the publication date."""
     meta = _meta_values(tree)
     ld = _jsonld_values(tree)
     published = None
@@ -209,8 +211,6 @@ def find_dates(tree: Any, text_hint: Callable[[], str], tz: str,
         published = parse_date(candidate, tz) if isinstance(candidate, str) else None
         if published:
             break
-    if not published and found:
-        published = parse_date(found, tz)
     if not published:
         for el in tree.xpath("//time[@datetime][not(ancestor::aside or ancestor::footer or ancestor::nav "
                              "or ancestor::li)]")[:3]:
@@ -223,6 +223,8 @@ def find_dates(tree: Any, text_hint: Callable[[], str], tz: str,
         m = _TEXT_DATE.search(text_hint())
         if m:
             published = parse_date(m.group(1), tz)
+    if not published and found:
+        published = parse_date(found, tz)
     modified = None
     for candidate in [ld.get("dateModified"), *(meta.get(k.lower()) for k in _MODIFIED_META)]:
         modified = parse_date(candidate, tz) if isinstance(candidate, str) else None

@@ -1254,15 +1254,20 @@ def sources_list(sources_file, as_json):
 @click.argument("source_ids", nargs=-1, metavar="[SOURCE...]")
 @sources_option
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting.")
-def sources_check(source_ids, sources_file, settings):
-    """Probe sources live: feeds and sitemaps found, one article extracted. Writes nothing.
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source (for monitoring).")
+@click.option("-v", "--verbose", count=True, help="Show Scrapy's log.")
+def sources_check(source_ids, sources_file, settings, as_json, verbose):
+    """Probe sources live: each configured URL's answer, entries, newest entry and how many the
+    pattern accepts, one article extracted, and what to fix. Writes nothing.
 
-    Needs the outlets to be reachable (an online machine).
+    Needs the outlets to be reachable (an online machine). Exits 1 when a source yields nothing.
 
     \b
     Example:
         ccnews sources check radar-pekalongan
+        ccnews sources check --json > check.json
     """
+    from crawler.check import source_report
     from crawler.runner import crawl_settings, run_crawl
 
     registry = load_registry(sources_file)
@@ -1270,23 +1275,34 @@ def sources_check(source_ids, sources_file, settings):
     unknown = [s for s in ids if s not in registry]
     if unknown:
         raise click.ClickException(f"unknown source {unknown[0]!r}; known: {', '.join(registry)}")
-    overrides = {"LOG_LEVEL": "ERROR", **_parse_settings(settings)}
+    overrides = {"LOG_LEVEL": ["CRITICAL", "INFO", "DEBUG"][min(verbose, 2)], "CCNEWS_ONE_LINE_ERRORS": not verbose,
+                 **_parse_settings(settings)}
     s = crawl_settings(sources_file=sources_file, overrides=overrides, probe=True)
     summaries = run_crawl(ids, s)
-    table = Table()
-    for col in ("source", "ok", "feeds", "sitemaps", "listing pages", "entries", "article", "errors"):
-        table.add_column(col)
-    bad = 0
-    for sid in ids:
-        st = (summaries.get(sid) or {}).get("stats", {})
-        title = st.get("ccnews/probe/title")
-        ok = bool(title)
-        bad += not ok
-        table.add_row(sid, "yes" if ok else "[red]no[/red]", str(st.get("ccnews/discovery/feeds", 0)),
-                      str(st.get("ccnews/discovery/sitemaps", 0)), str(st.get("ccnews/discovery/listing_pages", 0)),
-                      str(st.get("ccnews/discovery/entries", 0)), escape(title or "-"),
-                      str((summaries.get(sid) or {}).get("errors", 0)))
-    out.print(table)
+    reports = [source_report(registry[sid], summaries.get(sid)) for sid in ids]
+    bad = sum(not r["ok"] for r in reports)
+    if as_json:
+        click.echo(json.dumps(reports, ensure_ascii=False, indent=2))
+    else:
+        table = Table()
+        for col in ("source", "ok", "URL", "answer", "entries", "newest", "pattern accepts"):
+            table.add_column(col, overflow="fold")
+        for r in reports:
+            rows = r["urls"] or [{}]
+            for n, u in enumerate(rows):
+                share = f"{u['accepted']} of {u['on_site']}" if u.get("on_site") is not None and "accepted" in u else ""
+                table.add_row(r["source"] if not n else "", ("yes" if r["ok"] else "[red]no[/red]") if not n else "",
+                              escape(u.get("url", "-")) + ("" if u.get("configured", True) else " (discovered)"),
+                              str(u.get("status", "")) if u.get("ok", True) else f"[red]{escape(u.get('problem', ''))}[/red]",
+                              str(u.get("entries", "")), (u.get("newest") or "")[:10], share)
+        out.print(table)
+        for r in reports:
+            if r["title"]:
+                err.print(f"{r['source']}: extracted \"{escape(r['title'])}\"", overflow="ignore", crop=False)
+            for p in r["problems"]:
+                err.print(f"[red]{r['source']}: {escape(p)}[/red]", overflow="ignore", crop=False)
+            for s_ in r["suggestions"]:
+                err.print(f"{r['source']}: suggestion: {escape(s_)}", overflow="ignore", crop=False)
     if bad:
         raise click.ClickException(f"{bad} of {len(ids)} source(s) yielded no article")
 

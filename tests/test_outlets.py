@@ -107,3 +107,49 @@ def test_host_scope_is_exact_unless_a_wildcard_says_otherwise():
     assert host_allowed("https://pikiran-rakyat.com/news/pr-1/x", src.scope)
     assert not host_allowed("https://bola.pikiran-rakyat.com/news/pr-1/x", src.scope)  # a sister outlet
     assert host_allowed("https://ambon.antaranews.com/berita/1/x", src.scope)
+
+
+def check(tmp_path, spec, registry: str, routes=None, *extra):
+    server = SiteServer(build_site(tmp_path / "site", spec, routes)).start()
+    path = tmp_path / "sources.toml"
+    path.write_text(registry.format(base=server.base), "utf-8")
+    try:
+        result = run_ccnews("sources", "check", *extra, "-s", "AUTOTHROTTLE_START_DELAY=0.01", registry=path)
+    finally:
+        server.stop()
+    return result, server
+
+
+def test_sources_check_reports_each_configured_url_and_suggests_the_fix(tmp_path):
+    spec = SiteSpec(name="Disway", lang="id", articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)])
+    routes = {"/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}}}
+    body = 'sitemaps = ["{base}/sitemap.xml"]\nlistings = ["{base}/kategori/berita"]\narticle_pattern = "/read/\\\\d+/"'
+    result, server = check(tmp_path, spec, BASE.format(body=body), routes, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (report,) = json.loads(result.stdout)
+    assert report["ok"] and report["title"].startswith("Kabar Batik")
+    by_url = {u["url"]: u for u in report["urls"]}
+    assert by_url[f"{server.base}/sitemap.xml"]["problem"] == "HTTP 404"
+    listing = by_url[f"{server.base}/kategori/berita"]
+    assert listing["ok"] and listing["accepted"] == listing["on_site"] >= 1
+    assert f"replace {server.base}/sitemap.xml with {server.base}/feed (found by discovery, 3 entries)" in report["suggestions"]
+
+
+def test_sources_check_says_when_the_pattern_rejects_most_entries(tmp_path):
+    spec = SiteSpec(name="Redesign", lang="id", articles=[article(f"/artikel/{n}/kabar-{n}", f"tenun {n}") for n in range(4)])
+    result, server = check(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "/read/\\\\d+/"'))
+    assert result.returncode == 1
+    assert f"outlet: {server.base}/feed: article_pattern accepts 0 of 4 entries" in result.stderr
+    assert "suggestion: check article_pattern: it rejects " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sources_check_offline_is_one_line_per_source(tmp_path):
+    reg = tmp_path / "dead.toml"
+    reg.write_text("".join(f'[[source]]\nid = "dead{n}"\nname = "Dead"\nhomepage = "http://127.0.0.1:9/"\n'
+                           f'feeds = ["http://127.0.0.1:9/feed{n}"]\ndelay = 0.0\n' for n in range(3)))
+    result = run_ccnews("sources", "check", "-s", "RETRY_TIMES=0", registry=reg)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"dead{n}: connection refused" for n in range(3)] + [
+        "Error: 3 of 3 source(s) yielded no article"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -86,6 +87,7 @@ class NewsSpider(scrapy.Spider):
         spider.configured_all = {url_key(u) for u in [*src.feeds, *src.sitemaps, *src.listings]}
         spider.configured = set(spider.configured_all)
         spider.failed_config, spider.discovered, spider.discovering, spider.stale = [], {}, False, []
+        spider.url_report: dict[str, dict[str, Any]] = {}
         spider.stale_days = settings.getint("CCNEWS_STALE_DAYS")
         return spider
 
@@ -104,10 +106,26 @@ class NewsSpider(scrapy.Spider):
             for request in self._discovery_requests():
                 yield request
 
+    def _report(self, url: str, **fields: Any) -> None:
+        """What one configured (or discovered) feed, sitemap or listing gave, for `sources check`."""
+        entry = self.url_report.setdefault(url, {"url": url, "configured": url_key(url) in self.configured_all})
+        entry.update(fields)
+        self.crawler.stats.set_value("ccnews/check/urls", json.dumps(list(self.url_report.values())))
+
+    def _accepted_share(self, urls: list[str]) -> tuple[int, int, str | None]:
+        """(entries on the source's hosts, of those the pattern accepts, one it rejects)."""
+        on_site = [u for u in urls if disc.host_allowed(u, self.source.scope) and not disc.not_a_page(u)]
+        if self.pattern is None:
+            return len(on_site), len(on_site), None
+        rejected = [u for u in on_site if not self.pattern.search(strip_tracking(u, TRACKING_PARAMS))]
+        return len(on_site), len(on_site) - len(rejected), rejected[0] if rejected else None
+
     def _configured_failed(self, url: str, reason: str) -> list[scrapy.Request]:
         """A configured feed, sitemap or listing failed: say so once, and discover in this same run
         what the site offers (robots.txt, the homepage's <link rel=alternate>, usual paths), so
         one wrong URL in the registry never hides a working feed."""
+        if url_key(url) in self.configured_all:
+            self._report(url, ok=False, problem=reason)
         if url_key(url) not in self.configured:
             return []
         self.configured.discard(url_key(url))
@@ -199,6 +217,12 @@ class NewsSpider(scrapy.Spider):
             yield from self._configured_failed(response.url, "no entries")
             return
         self._found(response.url, len(entries))
+        newest = max((d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d), default=None)
+        on_site, accepted, rejected = self._accepted_share([e.url for e in entries])
+        if url_key(response.url) in self.configured_all or url_key(response.url) in {url_key(u) for u in self.discovered}:
+            self._report(response.url, ok=True, kind=found, status=response.status, entries=len(entries),
+                         newest=newest.isoformat() if newest else None, on_site=on_site, accepted=accepted,
+                         rejected_example=rejected)
         if found != "urlset":
             self._check_stale(response.url, entries)
         for entry in entries:
@@ -253,6 +277,12 @@ class NewsSpider(scrapy.Spider):
             candidates += request is not None or url_key(url) in self.scheduled
             if request is not None:
                 yield request
+        if depth == 0 and url_key(response.url) in self.configured_all:
+            on_site, accepted, rejected = self._accepted_share(
+                [u for u, _a in links if self.pattern is not None or disc.looks_like_article(u)])
+            self._report(response.url, ok=bool(candidates), kind="listing", status=response.status,
+                         entries=candidates, on_site=on_site, accepted=accepted, rejected_example=rejected,
+                         next_page=pager)
         if depth == 0 and not candidates:
             yield from self._configured_failed(response.url, "no article link")
 
@@ -413,6 +443,7 @@ class NewsSpider(scrapy.Spider):
         elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
             self._inc("errors/timeout")
             self.logger.warning("timed out: %s", request.url)
+            reason = "timed out"
         elif failure.check(DownloadCancelledError):
             self._inc("errors/too_large")
             self.logger.warning("refused, larger than DOWNLOAD_MAXSIZE: %s", request.url)
@@ -423,6 +454,8 @@ class NewsSpider(scrapy.Spider):
             self.logger.warning("DNS lookup failed: %s", request.url)
             reason = "DNS lookup failed"
         else:
+            if "ConnectionRefused" in failure.type.__name__:
+                reason = "connection refused"
             self._inc(f"errors/{failure.type.__name__}")
             self.logger.warning("%s for %s: %s", failure.type.__name__, request.url, failure.getErrorMessage())
         return reason

@@ -298,6 +298,7 @@ def health(archive: Archive, registry: dict[str, Source], failed_runs: int = 3, 
         ok_runs = [r for r in runs if r.get("outcome") == "ok"]
         if not ok_runs:
             continue
+        problems += _redesign_signs(archive, src, ok_runs)
         listed = sum(json.loads(r.get("stats") or "{}").get("ccnews/discovery/entries", 0) for r in ok_runs)
         newest = archive.db.execute("select max(first_seen) from articles where source = ?", [src.id]).fetchone()[0]
         oldest_run = _parse(ok_runs[-1]["started"])
@@ -306,6 +307,41 @@ def health(archive: Archive, registry: dict[str, Source], failed_runs: int = 3, 
                 oldest_run and now - oldest_run >= timedelta(days=quiet_days):
             problems.append({"source": src.id, "problem": f"feeds and sitemaps list entries but no new article for "
                              f"{(now - quiet_since).days} days", "since": newest or ok_runs[-1]["started"]})
+    return problems
+
+
+# A site redesign shows as a pattern that suddenly rejects most of what the outlet lists, or as
+# extraction that suddenly yields far fewer words per article than the source's own history.
+REJECTED_NOW, REJECTED_BEFORE = 0.5, 0.2
+WORDS_DROP = 0.5
+
+
+def _redesign_signs(archive: Archive, src: Source, ok_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import json
+
+    problems = []
+
+    def rejected_share(run: dict[str, Any]) -> float | None:
+        stats = json.loads(run.get("stats") or "{}")
+        mismatch, taken = stats.get("ccnews/discovery/pattern_mismatch", 0), stats.get("ccnews/discovery/entries", 0)
+        return mismatch / (mismatch + taken) if mismatch + taken else None
+
+    last, *earlier = ok_runs
+    now_share = rejected_share(last)
+    before = [s for s in map(rejected_share, earlier) if s is not None]
+    if now_share is not None and now_share > REJECTED_NOW and len(before) >= 2 and \
+            sum(before) / len(before) < REJECTED_BEFORE:
+        problems.append({"source": src.id, "since": last["started"],
+                         "problem": f"article_pattern now rejects {now_share:.0%} of listed URLs (before: "
+                                    f"{sum(before) / len(before):.0%}): has the site changed its URLs?"})
+    recent = archive.db.execute("select avg(word_count), count(*) from articles where source = ? and first_seen >= ?",
+                                [src.id, last["started"]]).fetchone()
+    history = archive.db.execute("select avg(word_count), count(*) from articles where source = ? and first_seen < ?",
+                                 [src.id, last["started"]]).fetchone()
+    if recent[1] >= 3 and history[1] >= 5 and history[0] and recent[0] < WORDS_DROP * history[0]:
+        problems.append({"source": src.id, "since": last["started"],
+                         "problem": f"articles of the last run average {recent[0]:.0f} words, against "
+                                    f"{history[0]:.0f} before: has the page layout changed?"})
     return problems
 
 

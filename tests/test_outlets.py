@@ -153,3 +153,36 @@ def test_sources_check_offline_is_one_line_per_source(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [f"dead{n}: connection refused" for n in range(3)] + [
         "Error: 3 of 3 source(s) yielded no article"]
+
+
+def test_health_flags_the_signs_of_a_site_redesign(tmp_path):
+    from archive import Archive
+
+    registry = tmp_path / "sources.toml"
+    registry.write_text(BASE.format(body="").replace("{base}", "http://127.0.0.1:1"), "utf-8")
+    data = tmp_path / "data"
+    with Archive(data) as archive:
+        def run(mismatch, entries, started):
+            run_id = archive.start_run("outlet")
+            archive.db["crawl_runs"].update(run_id, {"started": started})
+            archive.finish_run(run_id, {"outcome": "ok", "finish_reason": "finished", "pages_fetched": 10,
+                                        "stats": {"ccnews/discovery/pattern_mismatch": mismatch,
+                                                  "ccnews/discovery/entries": entries}})
+
+        def stored(n, words, first_seen):
+            archive.store_article({"url": f"http://127.0.0.1:1/read/{n}/a", "source": "outlet", "title": f"A {n}",
+                                   "text": "kata " * words, "word_count": words, "fetched_at": first_seen,
+                                   "first_seen": first_seen}, pages=[])
+
+        for day, (mismatch, entries) in enumerate([(1, 20), (0, 25)], 1):
+            run(mismatch, entries, f"2026-11-0{day}T00:00:00+00:00")
+        for n in range(6):
+            stored(n, 600, "2026-11-01T01:00:00+00:00")
+        run(40, 3, "2026-11-20T00:00:00+00:00")  # the redesign: most listed URLs no longer match
+        for n in range(6, 10):
+            stored(n, 60, "2026-11-20T01:00:00+00:00")  # and what still matches extracts to a stub
+    result = run_ccnews("health", "--json", data_dir=data, registry=registry)
+    problems = [p["problem"] for p in json.loads(result.stdout)]
+    assert result.returncode == 1
+    assert any(p.startswith("article_pattern now rejects 93% of listed URLs (before: 2%)") for p in problems), problems
+    assert any(p.startswith("articles of the last run average 60 words, against 600 before") for p in problems), problems

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
+from crawler.registry import RegistryError
 from ccnews import __version__
 from crawler.dates import parse_date
 from crawler.registry import ENV_VAR as SOURCES_ENV
@@ -1248,6 +1249,59 @@ def sources_list(sources_file, as_json):
     for s in registry.values():
         table.add_row(s.id, s.name, s.city, s.language, str(len(s.feeds)), str(len(s.sitemaps)), str(len(s.listings)))
     out.print(table)
+
+
+@sources.command("add")
+@click.argument("homepage", metavar="URL")
+@click.option("--id", "source_id", metavar="ID", help="The new source's id (default: from the host name).")
+@click.option("--write", is_flag=True, help="Append the entry to the registry file given with --sources.")
+@click.option("--delay", type=click.FloatRange(0, 60), default=0.5, show_default=True,
+              help="Seconds between the probe's requests.")
+@sources_option
+def sources_add(homepage, source_id, write, delay, sources_file):
+    """Onboard an outlet: probe its homepage and print a ready registry entry.
+
+    Finds feeds and sitemaps (robots.txt, <link rel=alternate>, usual paths) or a listing page,
+    samples article URLs, infers article_pattern (and checks it rejects the section and tag pages
+    seen), detects the language, proposes a time zone and a member city, and extracts a few
+    articles to show what ccnews would store. About a dozen requests, obeying robots.txt.
+
+    \b
+    Example:
+        ccnews sources add https://radarpekalongan.disway.id/
+        ccnews sources add https://pekalongankota.go.id/ --id pekalongankota --sources my.toml --write
+    """
+    from crawler.onboard import Fetcher, probe
+    from crawler.registry import parse_registry
+
+    if write and not sources_file:
+        raise OptionProblem("--write", "needs --sources FILE (the bundled registry is not written to)")
+    existing = load_registry(sources_file) if sources_file and Path(sources_file).exists() else {}
+    proposal = probe(homepage, source_id=source_id, fetcher=Fetcher(delay=delay))
+    if proposal.id in existing:
+        raise OptionProblem("--id", f"{proposal.id!r} is already in {sources_file}")
+    for key, label in (("feeds", "feed"), ("sitemaps", "sitemap"), ("listings", "listing")):
+        for url in getattr(proposal, key):
+            err.print(f"{label}: {escape(url)}", overflow="ignore", crop=False)
+    err.print(f"article URLs sampled: {len(proposal.samples)}; pattern: {escape(proposal.article_pattern or '(none)')}; "
+              f"section pages seen: {len(proposal.rejected_seen)}, accepted by the pattern: "
+              f"{len(proposal.pattern_accepts_pages)}")
+    for a in proposal.articles:
+        err.print(f"extracted: {escape(a['title'] or '?')} ({a.get('published') or 'no date'}, {a.get('word_count')} words, "
+                  f"{a.get('language')})", overflow="ignore", crop=False)
+    entry = proposal.toml()
+    parse_registry(entry, "the proposed entry")  # what is printed always loads
+    click.echo(entry, nl=False)
+    if write:
+        path = Path(sources_file)
+        before = path.read_text("utf-8") if path.exists() else ""
+        path.write_text(before + ("\n" if before and not before.endswith("\n\n") else "") + entry, "utf-8")
+        try:
+            load_registry(path)
+        except RegistryError:
+            path.write_text(before, "utf-8")
+            raise
+        err.print(f"appended {proposal.id!r} to {path}")
 
 
 @sources.command("check")

@@ -186,3 +186,73 @@ def test_health_flags_the_signs_of_a_site_redesign(tmp_path):
     assert result.returncode == 1
     assert any(p.startswith("article_pattern now rejects 93% of listed URLs (before: 2%)") for p in problems), problems
     assert any(p.startswith("articles of the last run average 60 words, against 600 before") for p in problems), problems
+
+
+# -- onboarding an outlet in one command ---------------------------------------------------------
+
+NO_FEED = {"status": 404, "body": "<html>404</html>", "headers": {"Content-Type": "text/html"}}
+ROBOTS_ONLY = {"body": "User-agent: *\nDisallow: /private/\n", "headers": {"Content-Type": "text/plain"}}
+
+
+def onboard(tmp_path, spec, routes=None, *extra):
+    from crawler.registry import parse_registry
+
+    server = SiteServer(build_site(tmp_path / "site", spec, routes)).start()
+    try:
+        result = run_ccnews("sources", "add", f"{server.base}/", "--delay", "0", *extra)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    entry = next(iter(parse_registry(result.stdout, "proposed").values()))
+    return entry, result, server
+
+
+def shape_accepts(entry, url: str) -> bool:
+    import re
+
+    from crawler.discovery import host_allowed
+
+    return host_allowed(url, entry.scope) and bool(re.search(entry.article_pattern, url))
+
+
+def test_sources_add_onboards_a_wordpress_outlet(tmp_path):
+    spec = SiteSpec(name="Kabar Pekalongan", lang="id", articles=[
+        article(f"/2024/0{n + 1}/1{n}/kabar-batik-pesisir-{n}/", f"batik pesisir {n}") for n in range(5)])
+    entry, result, server = onboard(tmp_path, spec)
+    assert entry.feeds == [f"{server.base}/feed"] or entry.sitemaps == [f"{server.base}/sitemap.xml"]
+    assert shape_accepts(entry, f"{server.base}/2025/03/21/pekan-kriya-dibuka-hari-ini/")
+    assert not shape_accepts(entry, f"{server.base}/tag/budaya")
+    assert not shape_accepts(entry, f"{server.base}/kategori/berita")
+    assert entry.language == "id" and entry.timezone in ("Asia/Jakarta", "UTC") and entry.city == "Pekalongan"
+    assert result.stderr.count("extracted: Kabar Batik Pesisir") == 3
+
+
+def test_sources_add_onboards_a_disway_like_outlet_with_rss_only(tmp_path):
+    spec = SiteSpec(name="Radar Contoh", lang="id", articles=[
+        article(f"/read/{700 + n}/kabar-tenun-ikat-{n}", f"tenun ikat {n}") for n in range(5)])
+    routes = {"/feed": NO_FEED, "/sitemap.xml": NO_FEED, "/robots.txt": ROBOTS_ONLY}
+    server_routes = routes | {"/rss": {"file": "feed.xml", "headers": {"Content-Type": "application/rss+xml"}}}
+    entry, result, server = onboard(tmp_path, spec, server_routes)
+    assert entry.feeds == [f"{server.base}/rss"] and not entry.sitemaps
+    assert entry.article_pattern.startswith("/read/")
+    assert shape_accepts(entry, f"{server.base}/read/98765/pekan-batik-nusantara-dibuka")
+    assert not shape_accepts(entry, f"{server.base}/kategori/berita")
+
+
+def test_sources_add_onboards_a_government_site_without_a_feed_and_writes_the_entry(tmp_path):
+    spec = SiteSpec(name="Pemerintah Kota Pekalongan", lang="id", listing_path="/berita", per_listing_page=5, articles=[
+        article(f"/berita/kabar-kriya-kota-hari-ke-{n}.html", f"kriya kota {n}") for n in range(5)])
+    routes = {"/feed": NO_FEED, "/sitemap.xml": NO_FEED, "/robots.txt": ROBOTS_ONLY}
+    registry = tmp_path / "mine.toml"
+    registry.write_text('[[source]]\nid = "lain"\nname = "Lain"\nhomepage = "http://127.0.0.1:1/"\n', "utf-8")
+    entry, result, server = onboard(tmp_path, spec, routes, "--id", "kota-contoh", "--sources", str(registry), "--write")
+    assert entry.id == "kota-contoh" and not entry.feeds and not entry.sitemaps
+    assert entry.listings == [f"{server.base}/berita"]
+    assert entry.article_pattern == "/berita/[a-z0-9-]+\\.html?$"
+    assert not shape_accepts(entry, f"{server.base}/berita") and not shape_accepts(entry, f"{server.base}/tag/budaya")
+    from crawler.registry import load_registry
+
+    assert set(load_registry(registry)) == {"lain", "kota-contoh"}
+    again = run_ccnews("sources", "add", f"{server.base}/", "--id", "kota-contoh", "--sources", str(registry))
+    assert again.returncode != 0  # the server is gone, or the id is taken: either way, nothing written twice
+    assert set(load_registry(registry)) == {"lain", "kota-contoh"}

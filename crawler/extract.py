@@ -54,7 +54,9 @@ _DATE_META = [
 ]
 _MODIFIED_META = ["article:modified_time", "og:updated_time", "dateModified", "last-modified", "dcterms.modified"]
 _TEXT_DATE = re.compile(
-    r"(\d{1,2}\s+(?:jan|feb|mar|apr|mei|may|jun|jul|agu|aug|agt|sep|okt|oct|nov|des|dec)[a-z]*\.?\s+\d{4}"
+    # Day first, as Indonesian and Thai pages print it: "12/06/2025 09:15 WIB" is 12 June.
+    r"(\b\d{1,2}/\d{1,2}/\d{4}(?:[\s,|-]+(?:pukul\s+)?\d{1,2}[:.]\d\d(?:\s*(?:WIB|WITA|WIT))?)?"
+    r"|\d{1,2}\s+(?:jan|feb|mar|apr|mei|may|jun|jul|agu|aug|agt|sep|okt|oct|nov|des|dec)[a-z]*\.?\s+\d{4}"
     r"(?:[\s,|-]+(?:pukul\s+)?\d{1,2}[:.]\d\d(?:\s*(?:WIB|WITA|WIT))?)?"
     r"|\d{1,2}\s+(?:มกราคม|กุมภาพันธ์|มีนาคม|เมษายน|พฤษภาคม|มิถุนายน|กรกฎาคม|สิงหาคม|กันยายน|ตุลาคม|พฤศจิกายน|ธันวาคม"
     r"|ม\.ค\.|ก\.พ\.|มี\.ค\.|เม\.ย\.|พ\.ค\.|มิ\.ย\.|ก\.ค\.|ส\.ค\.|ก\.ย\.|ต\.ค\.|พ\.ย\.|ธ\.ค\.)\s*(?:พ\.ศ\.\s*)?\d{4}"
@@ -246,7 +248,12 @@ def _visible_head_text(tree: Any, limit: int = 6000) -> str:
     if body is None:
         return ""
     texts, size = [], 0
-    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"):
+    # Not the dates of a sidebar, a menu, a footer or a list of other articles ("Agenda: 1 Desember").
+    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)"
+                           " and not(ancestor::aside) and not(ancestor::nav) and not(ancestor::footer) and not(ancestor::li)"
+                           " and not(ancestor::*[re:test(concat(@class, ' ', @id), "
+                           "'sidebar|widget|related|terkait|populer|popular|agenda|menu|footer', 'i')])]",
+                           namespaces={"re": "http://exslt.org/regular-expressions"}):
         texts.append(text)
         size += len(text)
         if size > 2 * limit:  # whitespace collapses below; the rest of the page is not needed

@@ -79,3 +79,14 @@ def test_bad_hints_are_refused_at_load(tmp_path):
                    'body = "div[[["\n', "utf-8")
     with pytest.raises(RegistryError, match="bad selector"):
         load_registry(bad)
+
+
+def test_the_publication_date_is_not_a_sidebar_or_modification_date():
+    # No hints: the page's only metadata date is article:modified_time, its sidebar lists an agenda
+    # date above the article, its footer says when the site was updated, and the article's own
+    # posting line prints "12/06/2025 09:15 WIB", day first.
+    expected = json.loads((OUTLETS / "contoh-pemkot" / "expected.json").read_text("utf-8"))
+    html = (OUTLETS / "contoh-pemkot" / "page.html").read_text("utf-8")
+    record = extract_article([Page(expected["url"], html)], timezone="Asia/Jakarta", language="id")
+    assert record["published"] == "2025-06-12T09:15:00+07:00"
+    assert record["modified"] == "2025-11-30T08:00:00+07:00"

@@ -256,3 +256,30 @@ def test_sources_add_onboards_a_government_site_without_a_feed_and_writes_the_en
     again = run_ccnews("sources", "add", f"{server.base}/", "--id", "kota-contoh", "--sources", str(registry))
     assert again.returncode != 0  # the server is gone, or the id is taken: either way, nothing written twice
     assert set(load_registry(registry)) == {"lain", "kota-contoh"}
+
+
+def test_a_feed_entry_on_a_sister_subdomain_is_not_the_sources(tmp_path):
+    spec = SiteSpec(name="Induk", lang="id", articles=[article("/read/1/kabar-induk", "kabar induk")])
+    items = "".join(f"<item><title>Saudara {n}</title><link>http://bola.localhost:{{port}}/read/{n}/kabar-saudara</link></item>"
+                    for n in range(2, 4))
+    items += "<item><title>Induk</title><link>http://localhost:{port}/read/1/kabar-induk</link></item>"
+    server = SiteServer(build_site(tmp_path / "site", spec, {"/berita.xml": {
+        "body": f"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title>{items}</channel></rss>",
+        "headers": {"Content-Type": "application/rss+xml"}}}))
+    port = server.httpd.server_address[1]
+    server.routes["/berita.xml"]["body"] = server.routes["/berita.xml"]["body"].format(port=port)
+    server.start()
+    registry = tmp_path / "sources.toml"
+    registry.write_text(f'[[source]]\nid = "outlet"\nname = "Induk"\nhomepage = "http://localhost:{port}/"\n'
+                        f'feeds = ["http://localhost:{port}/berita.xml"]\ntimezone = "Asia/Jakarta"\ndelay = 0.0\n', "utf-8")
+    try:
+        result = run_ccnews("crawl", "outlet", *FAST, data_dir=tmp_path / "data", registry=registry)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    import sqlite_utils
+
+    stats = json.loads(next(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select stats from crawl_runs"))["stats"])
+    assert stats.get("ccnews/discovery/off_site") == 2
+    assert not any(k.startswith("ccnews/errors/") for k in stats)
+    assert [r["title"] for r in articles(tmp_path / "data")] == ["Kabar Kabar Induk"]

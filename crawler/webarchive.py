@@ -473,10 +473,12 @@ def import_files(archive: Archive, registry: dict[str, Source], paths: list[Path
             if progress:
                 progress(counts)
     finally:
-        # An interruption keeps what was extracted: archived, and the place recorded.
+        # An interruption keeps what was extracted: archived, and the place recorded (first what
+        # is committed already, then again after the captures in hand are archived).
         try:
-            importer.flush()
             if state.get("key") and not state.get("finished"):
+                archive.record_import(state["key"], state["name"], state.get("offset"), False)
+                importer.flush()
                 archive.record_import(state["key"], state["name"], state.get("offset"), False)
         finally:
             importer.close()

@@ -27,10 +27,14 @@ logger = logging.getLogger(__name__)
 
 def exit_with_parent(parent: int) -> None:
     """In a worker process: exit when the crawl's process is gone (killed hard, a worker would
-    otherwise wait on its task queue for ever, holding its memory)."""
+    otherwise wait on its task queue for ever, holding its memory), and leave Ctrl-C to the parent:
+    a terminal sends SIGINT to the whole process group, and the parent finishes or cancels the
+    work in hand and shuts its workers down (no traceback from each of them)."""
+    import signal
     import threading
     import time
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)

@@ -225,6 +225,10 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
         err.print(f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]", overflow="ignore", crop=False)
     if failed:
         sys.exit(1)
+    if any(sm.get("outcome") == "interrupted" for sm in summaries.values()):
+        # What was fetched is archived and indexed; the rest waits for the next run.
+        err.print("interrupted; run again with --resume to go on")
+        sys.exit(130)
 
 
 def _chosen_sources(registry, source_ids, all_sources: bool, what: str) -> list[str]:

@@ -153,9 +153,13 @@ def follow_archive(data_dir: str, conn) -> None:
 
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
+    import signal
+
     from archive.copies import group_copies
     from indexer import IndexBusy, IndexProblem, sync
 
+    # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     regrouped = indexed = 0
     error = failure = None
     try:

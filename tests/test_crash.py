@@ -34,7 +34,9 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
         while time.monotonic() < deadline and len([1 for p, _m, s in sites.outlet.requests if p.startswith("/read/") and s == 200]) < 3:
             time.sleep(0.1)
         first.send_signal(signal.SIGINT)  # Ctrl-C
-        first.communicate(timeout=60)
+        _out, first_err = first.communicate(timeout=60)
+        assert first.returncode == 130 and "Traceback" not in first_err
+        assert first_err.strip().splitlines()[-1] == "interrupted; run again with --resume to go on"
         interrupted = len(articles(tmp_path / "data"))
         second = subprocess.run([sys.executable, "-m", "ccnews", "crawl", "warta-uji", "--resume"], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=240)

@@ -349,6 +349,9 @@ def search(query, filters, limit, sort, all_copies, as_json, data_dir):
         results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort,
                              archive=archive, all_copies=all_copies)
         behind = archive.count_unindexed()
+        # Where each hit's newest capture came from: a live fetch or a web archive.
+        origins = {r["id"]: r["origin"] or "live" for r in archive.select_articles(
+            ids=[h.id for h in results.hits], columns=["id", "origin"])}
     if behind:
         # The index lags the archive (a crawl is running, or one was stopped before indexing).
         err.print(f"{behind} archived article(s) are not in the search index yet: a running crawl adds them, "
@@ -357,7 +360,8 @@ def search(query, filters, limit, sort, all_copies, as_json, data_dir):
     if results.suggestion:
         err.print(f"did you mean: [bold]{escape(results.suggestion)}[/bold] ?")
     if as_json:
-        click.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([{**_hit_dict(h), "origin": origins.get(h.id, "live")} for h in hits],
+                              ensure_ascii=False, indent=2))
         return
     if not hits:
         err.print("no matching articles")

@@ -195,6 +195,11 @@ def test_one_backfill_and_one_crawl_give_the_whole_story_once(pywb, live_outlet,
     # Searchable, with its republished copy if any: the story is findable by the city's name.
     found = json.loads(run_ccnews("search", "Chiang Mai", "--json", data_dir=data).stdout)
     assert any(h["title"] == SEED_TITLE for h in found)
+    assert {h["title"]: h["origin"] for h in found}[SEED_TITLE] in ("live", "web-archive")
+    origins = {h["title"]: h["origin"] for h in json.loads(run_ccnews("search", "pekalongan", "--json", "--limit", "50",
+                                                                     data_dir=data).stdout)}
+    assert origins.get("Pekan Kriya Pekalongan 2024") == "live"
+    assert origins.get("Dua Tahun Pekalongan Kota Kreatif UNESCO") == "web-archive"
     # Run again: nothing is fetched twice.
     again = run_ccnews("backfill", "radar", "--since", "2014-01-01", "--until", "2020-12-31", "--cdx", pywb,
                        "--delay", "0", data_dir=data, registry=registry)

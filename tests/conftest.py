@@ -274,9 +274,17 @@ FAST = ("-s", "AUTOTHROTTLE_START_DELAY=0.01")
 def crawled(sites, tmp_path_factory):
     """The fixture sites crawled once through `ccnews crawl --all`."""
     data = tmp_path_factory.mktemp("data")
+    # The servers are shared with other tests: keep the requests of this crawl only.
+    before = (len(sites.outlet.requests), len(sites.city.requests))
     result = run_ccnews("crawl", "--all", *FAST, data_dir=data, registry=sites.registry)
     assert result.returncode == 0, result.stderr[-3000:]
-    return {"data": data, "result": result}
+    return {"data": data, "result": result, "outlet_requests": sites.outlet.requests[before[0]:],
+            "city_requests": sites.city.requests[before[1]:]}
+
+
+def hits(requests: list[tuple[str, str, int]], path: str) -> int:
+    """How many of `requests` asked for `path` (with its query) and got a full 200 answer."""
+    return sum(1 for p, _m, status in requests if p == path and status == 200)
 
 
 def articles(data_dir: Path) -> list[dict]:

@@ -8,7 +8,7 @@ import sqlite_utils
 
 from conftest import (
     BACA_JUGA, GOOGLE_NEWS, P101, P102, P103, P104, P105, P106, P107, P110, P202, PRIVATE,
-    SEED_SUMBER, articles, by_path,
+    SEED_SUMBER, articles, by_path, hits,
 )
 
 
@@ -28,24 +28,24 @@ def test_google_news_sitemap_entry_is_archived_with_its_date(crawled):
     assert by_path(articles(crawled["data"]), P104)["published"] == "2024-03-09T20:00:00+09:00"
 
 
-def test_paginated_listing_is_followed_to_its_last_page(crawled, sites):
-    assert sites.outlet.hits("/kategori/berita?page=4") == 1
+def test_paginated_listing_is_followed_to_its_last_page(crawled):
+    assert hits(crawled["outlet_requests"], "/kategori/berita?page=4") == 1
     by_path(articles(crawled["data"]), P106)  # only listed on page 2
     by_path(articles(crawled["data"]), P107)  # only listed on page 3
 
 
 def test_robots_txt_disallow_is_obeyed(crawled, sites):
-    assert sites.outlet.hits(PRIVATE) == 0
+    assert sites.outlet.hits(PRIVATE) == 0  # ever, by any test's crawl
     assert not [r for r in articles(crawled["data"]) if "private" in r["url"]]
 
 
-def test_redirected_and_tracking_urls_make_one_record(crawled, sites):
+def test_redirected_and_tracking_urls_make_one_record(crawled):
     rows = [r for r in articles(crawled["data"]) if "/read/101/" in r["url"]]
     assert len(rows) == 1
     assert rows[0]["url"].endswith(P101)
     # Feed (with utm_ parameters), sitemap (trailing slash) and Atom (an old redirecting URL)
     # all name this article; it is downloaded once.
-    assert sites.outlet.hits(P101) == 1
+    assert hits(crawled["outlet_requests"], P101) == 1
 
 
 def test_missing_and_broken_pages_are_counted_as_errors_not_archived(crawled):
@@ -59,8 +59,8 @@ def test_missing_and_broken_pages_are_counted_as_errors_not_archived(crawled):
     assert not [u for u in urls if "/read/404/" in u or "/read/500/" in u]
 
 
-def test_server_errors_are_retried(crawled, sites):
-    assert sum(1 for p, _m, s in sites.outlet.requests if p == "/read/500/server-sedang-rusak") == 4
+def test_server_errors_are_retried(crawled):
+    assert sum(1 for p, _m, s in crawled["outlet_requests"] if p == "/read/500/server-sedang-rusak") == 4
 
 
 def test_non_html_response_is_skipped_and_counted(crawled):
@@ -116,9 +116,9 @@ def test_republished_copy_is_kept_as_its_own_record(crawled):
     assert SEED_SUMBER.strip("()") in copy["text"]
 
 
-def test_feeds_and_sitemaps_are_discovered_when_not_configured(crawled, sites):
+def test_feeds_and_sitemaps_are_discovered_when_not_configured(crawled):
     # kota-uji has no feeds or sitemaps in the registry: robots.txt names its sitemap.
-    assert sites.city.hits("/sitemap.xml") == 1
+    assert hits(crawled["city_requests"], "/sitemap.xml") == 1
     assert by_path(articles(crawled["data"]), "/berita/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik")
 
 

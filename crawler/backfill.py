@@ -126,14 +126,15 @@ class Client:
         self.next_at = 0.0
         self.requests = 0
 
-    def get(self, url: str, preload: bool = True):
+    def get(self, url: str, preload: bool = True, headers: dict[str, str] | None = None):
         import urllib3
 
         wait = self.next_at - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         try:
-            response = self.http.request("GET", url, preload_content=preload, decode_content=True, redirect=False)
+            response = self.http.request("GET", url, preload_content=preload, decode_content=True, redirect=False,
+                                         headers=headers)
         except urllib3.exceptions.MaxRetryError as exc:
             raise BackfillError(f"{self.endpoint.name} does not answer: {_reason(exc)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -227,6 +228,8 @@ def list_captures(client: Client, host: str, since: date, until: date, cdx: str 
 
 def fetch_warc_range(client: Client, row: dict[str, str]) -> Capture | str:
     """A capture read from its WARC file by byte range (Common Crawl: filename, offset, length)."""
+    import io
+
     from crawler.webarchive import capture_of, iter_records
 
     if not all(row.get(k) for k in ("filename", "offset", "length")):
@@ -235,26 +238,15 @@ def fetch_warc_range(client: Client, row: dict[str, str]) -> Capture | str:
     if length > MAX_BODY * 2:
         return "too_large"
     url = f"{client.endpoint.data}/{quote(row['filename'])}"
-    import urllib3
-
-    wait = client.next_at - time.monotonic()
-    if wait > 0:
-        time.sleep(wait)
     try:
-        response = client.http.request("GET", url, headers={"Range": f"bytes={offset}-{offset + length - 1}"},
-                                       redirect=False)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        logger.warning("capture not fetched: %s (%s)", row["url"], _reason(exc))
+        response = client.get(url, headers={**client.http.headers, "Range": f"bytes={offset}-{offset + length - 1}"})
+    except BackfillError as exc:
+        logger.warning("capture not fetched: %s (%s)", row["url"], exc)
         return "fetch_failed"
-    finally:
-        client.requests += 1
-        client.next_at = time.monotonic() + client.endpoint.delay
     if response.status not in (200, 206):
         return "replay_not_200"
     data = response.data[:length] if response.status == 206 else response.data[offset : offset + length]
     damaged: list[str] = []
-    import io
-
     for _offset, record in iter_records(io.BytesIO(data), 0, lambda _o, what: damaged.append(what)):
         found = capture_of(record, f"commoncrawl:{row['filename'].split('/')[1] if '/' in row['filename'] else row['filename']}")
         if isinstance(found, Capture):
@@ -336,7 +328,7 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
         known = set() if refetch else _known_keys(archive, sid)
         tried = _tried(archive, endpoint.name)
 
-        def done(token: Any, sid=sid) -> None:
+        def done(token: Any) -> None:
             key, timestamp = token
             _record(archive, endpoint.name, key, timestamp)
 
@@ -376,7 +368,7 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
                 state.archived = counts["new"] + counts["updated"] + counts["unchanged"]
                 if progress:
                     progress(sid, state, len(rows) - n)
-            importer.flush()
+            importer.flush()  # before the run is called ok: what is archived decides
             outcome = "ok"
         except KeyboardInterrupt:
             outcome = "interrupted"
@@ -392,13 +384,8 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
 
 def _hosts(src: Source) -> list[str]:
     """The hosts to look up: the source's own and its former ones (ports kept, as on 127.0.0.1)."""
-    hosts = []
-    for u in [src.homepage, *src.feeds, *src.sitemaps, *src.listings]:
-        parts = urlsplit(u)
-        if parts.hostname:
-            hosts.append(f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname)
-    hosts += list(src.domains) + list(src.former_domains)
-    return list(dict.fromkeys(h.lower().removeprefix("www.") for h in hosts))
+    hosts = [*src.netlocs, *(h.lower().removeprefix("www.") for h in [*src.domains, *src.former_domains])]
+    return list(dict.fromkeys(hosts))
 
 
 # -- bookkeeping -----------------------------------------------------------------------------------

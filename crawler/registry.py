@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ class Source:
     backfill_since: str | None = None  # the scheduler backfills from this date once, when never done
     extract: dict[str, Any] = field(default_factory=dict)  # extraction hints: crawler/outlet_hints.py
 
-    @property
+    @cached_property
     def scope(self) -> list[str]:
         """The hosts whose pages belong to this source: exactly the homepage's and the configured
         URLs' hosts (with or without `www.`), and those in `domains`; `*.example.com` there admits
@@ -63,12 +64,24 @@ class Source:
         hosts.update(d.lower() for d in self.domains)
         return sorted(h.removeprefix("www.") for h in hosts if h)
 
-    @property
+    @cached_property
     def allowed_domains(self) -> list[str]:
         """Scrapy's allowed_domains (which admit subdomains): the scope without wildcards."""
         return sorted({h.removeprefix("*.") for h in self.scope})
 
-    @property
+    @cached_property
+    def netlocs(self) -> list[str]:
+        """The hosts of the homepage and configured URLs with their ports (sources on one host, as
+        on 127.0.0.1, differ by port), `www.` aside."""
+        out = []
+        for u in [self.homepage, *self.feeds, *self.sitemaps, *self.listings]:
+            parts = urlsplit(u)
+            if parts.hostname:
+                host = parts.hostname.lower().removeprefix("www.")
+                out.append(f"{host}:{parts.port}" if parts.port else host)
+        return list(dict.fromkeys(out))
+
+    @cached_property
     def archive_hosts(self) -> list[str]:
         """Hosts whose captures belong to this source: its own, and those it published on before."""
         return sorted({*self.scope, *(h.lower().removeprefix("www.") for h in self.former_domains)})

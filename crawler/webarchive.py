@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -66,8 +67,6 @@ class SourceMap:
     def __init__(self, registry: dict[str, Source], forced: str | None = None):
         self.registry = registry
         self.forced = registry[forced] if forced else None
-        import re
-
         self.patterns = {s.id: re.compile(s.article_pattern) if s.article_pattern else None for s in registry.values()}
         self.former = {s.id: re.compile(s.former_article_pattern) if s.former_article_pattern else None
                        for s in registry.values()}
@@ -79,7 +78,7 @@ class SourceMap:
         host = (parts.hostname or "").lower().removeprefix("www.")
         # Sources on one host told apart by port (as on 127.0.0.1).
         netloc = f"{host}:{parts.port}" if parts.port else host
-        by_port = [s for s in self.registry.values() if netloc in self._netlocs(s)]
+        by_port = [s for s in self.registry.values() if netloc in s.netlocs]
         if len(by_port) == 1:
             return by_port[0]
         from crawler.discovery import host_allowed
@@ -88,15 +87,6 @@ class SourceMap:
             if host_allowed(url, src.archive_hosts):
                 return src
         return None
-
-    @staticmethod
-    def _netlocs(src: Source) -> set[str]:
-        out = set()
-        for u in [src.homepage, *src.feeds, *src.sitemaps, *src.listings]:
-            p = urlsplit(u)
-            host = (p.hostname or "").lower().removeprefix("www.")
-            out.add(f"{host}:{p.port}" if p.port else host)
-        return out
 
     def accepts(self, src: Source, url: str) -> bool:
         from archive.urls import TRACKING_PARAMS, strip_tracking
@@ -139,7 +129,9 @@ def iter_records(fh: BinaryIO, start: int, damage: Callable[[int, str], None]) -
     magic = fh.read(2)
     fh.seek(start)
     if magic != b"\x1f\x8b":
-        yield from _iter_plain(fh, start, damage)
+        # Uncompressed: warcio streams it; after a damaged record, reading resumes at the next
+        # line that starts a record.
+        yield from _iter_stream(fh, start, damage, resync=b"WARC/1.")
         return
     offset = start
     while True:
@@ -175,12 +167,6 @@ def iter_records(fh: BinaryIO, start: int, damage: Callable[[int, str], None]) -
         except Exception as exc:  # noqa: BLE001 - warcio raises several types for a bad record
             damage(offset, f"unreadable record ({type(exc).__name__})")
         offset += consumed
-
-
-def _iter_plain(fh: BinaryIO, start: int, damage: Callable[[int, str], None]) -> Iterator[tuple[int, Any]]:
-    """An uncompressed WARC: warcio streams it; after a damaged record, reading resumes at the next
-    line that starts a record."""
-    yield from _iter_stream(fh, start, damage, resync=b"WARC/1.")
 
 
 def _iter_stream(fh: BinaryIO, start: int, damage: Callable[[int, str], None],
@@ -329,7 +315,8 @@ class CaptureImporter:
         self.remember_skips = remember_skips
         self.pool = extraction_pool(processes) if processes > 0 else None
         self.window = max(4, 3 * processes)
-        self.pending: deque[tuple[Any, Capture, Source, str, Future | tuple]] = deque()
+        # (token, captures, source, encodings, extraction job), or (token, None, None, skip reason, None)
+        self.pending: deque[tuple[Any, list[Capture] | None, Source | None, Any, Future | tuple | None]] = deque()
 
     def skip(self, token: Any, reason: str) -> None:
         if self.pending:  # in order behind the captures still being extracted

@@ -33,7 +33,7 @@ SEED = 7
 SCHEME = "affine32"  # datasketch 2.x's default hashing; stated so stored signatures stay comparable
 
 
-def _shingles(text: str) -> set[bytes]:
+def shingles(text: str) -> set[bytes]:
     words = re.findall(r"\w+", text.lower())
     if len(words) < SHINGLE:
         return {" ".join(words).encode()} if words else set()
@@ -41,13 +41,13 @@ def _shingles(text: str) -> set[bytes]:
 
 
 def signature(text: str) -> MinHash | None:
-    shingles = _shingles(text or "")
-    if len(shingles) < 3:
+    grams = shingles(text or "")
+    if len(grams) < 3:
         return None
     from datasketch import MinHash
 
     m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-    m.update_batch(list(shingles))
+    m.update_batch(list(grams))
     return m
 
 

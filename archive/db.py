@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError, ArchiveFull
-from archive.urls import url_key
+from archive.urls import is_front_page, url_key
 
 
 def _import_sqlite_utils():
@@ -99,8 +99,6 @@ def resolve_data_dir(value: str | Path | None = None) -> Path:
     return Path(value or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
 
 
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -108,19 +106,6 @@ def now_iso() -> str:
 def content_hash(title: str | None, text: str | None) -> str:
     normal = " ".join(f"{title or ''}\n{text or ''}".split())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
-
-
-def _is_front_page(key: str) -> bool:
-    """Whether a url_key names a site's front page (no path, or only an index file)."""
-    rest = key.split("/", 1)[1] if "/" in key else ""
-    return rest.strip("/") == ""  # `/?p=101` is a WordPress post, not the front page
-
-
-def _words(text: str | None, n: int = 5) -> set[str]:
-    words = (text or "").casefold().split()
-    if len(words) < n:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def same_article(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -131,7 +116,9 @@ def same_article(a: dict[str, Any], b: dict[str, Any]) -> bool:
     day_a, day_b = (a.get("published") or "")[:10], (b.get("published") or "")[:10]
     if day_a and day_b and day_a != day_b:
         return False
-    wa, wb = _words(a.get("text")), _words(b.get("text"))
+    from archive.copies import shingles  # the word 5-grams copies are found by
+
+    wa, wb = shingles(a.get("text") or ""), shingles(b.get("text") or "")
     if not wa or not wb:
         return False
     overlap = len(wa & wb) / len(wa | wb)
@@ -403,12 +390,12 @@ class Archive:
         stamp = record.get("fetched_at") or now_iso()
         own = url_key(record["url"])
         urls = [record["url"]]
-        if not _is_front_page(own):
+        if not is_front_page(own):
             urls += [u for u in aliases if u]
         keys = list(dict.fromkeys(url_key(u) for u in urls))
         canonical = record.get("canonical_url")
         canonical_key = url_key(canonical) if canonical else None
-        if canonical_key and (_is_front_page(canonical_key) or canonical_key in keys):
+        if canonical_key and (is_front_page(canonical_key) or canonical_key in keys):
             canonical_key = None  # a front page is no article's canonical; naming itself says nothing
         row = dict(record)
         row["authors"] = json.dumps(row.get("authors") or [], ensure_ascii=False)

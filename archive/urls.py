@@ -37,3 +37,10 @@ def url_key(url: str) -> str:
         path = path.rsplit("/", 1)[0] or "/"
     return urlunsplit(("", host, path, parts.query, "")).lstrip("/")
 
+
+
+def is_front_page(key: str) -> bool:
+    """Whether a url_key names a site's front page (`host/`, `host/index.html`); `host/?p=101` is a
+    WordPress post, not the front page."""
+    rest = key.split("/", 1)[1] if "/" in key else ""
+    return rest.strip("/") == ""

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
-from archive.urls import url_key
+from archive.urls import is_front_page, url_key
 from crawler.dates import parse_date
 from crawler.discovery import NOT_ARTICLES, host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
@@ -35,6 +35,7 @@ def exit_with_parent(parent: int) -> None:
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
@@ -68,7 +69,7 @@ def plausible_canonical(url: str, source) -> bool:
     if not host_allowed(url, source.scope):
         return False
     key = url_key(url)
-    if key.split("/", 1)[-1].strip("/") == "":
+    if is_front_page(key):
         return False
     if key in {url_key(u) for u in [source.homepage, *source.listings, *source.feeds, *source.sitemaps]}:
         return False

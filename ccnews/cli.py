@@ -231,6 +231,11 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
         sys.exit(130)
 
 
+def _skipped_text(counts) -> str:
+    """The `skipped_<reason>` counts of an import or backfill, as `reason n, reason n`."""
+    return ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_"))
+
+
 def _chosen_sources(registry, source_ids, all_sources: bool, what: str) -> list[str]:
     """The source ids a command names (or all of them with --all), each known to the registry."""
     if all_sources == bool(source_ids):
@@ -826,8 +831,7 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
         group_copies(archive)
         indexed = 0 if no_index else sync(archive, data)
     for sid, counts in results.items():
-        skipped = ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items())
-                            if k.startswith("skipped_"))
+        skipped = _skipped_text(counts)
         err.print(f"{sid}: {counts['listed']} captures listed, {counts['fetched']} fetched: {counts['new']} new, "
                   f"{counts['updated']} updated, {counts['unchanged']} unchanged" + (f"; skipped: {skipped}" if skipped else ""))
     err.print(f"indexed {indexed}")
@@ -876,7 +880,7 @@ def import_(paths, source_id, since, until, no_index, data_dir, sources_file):
         counts = import_files(archive, registry, list(paths), source=source_id, limits=limits, progress=show)
         group_copies(archive)
         indexed = 0 if no_index else sync(archive, data)
-    skipped = ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_"))
+    skipped = _skipped_text(counts)
     err.print(f"imported {counts['files']} file(s), {counts['records']} records: {counts['new']} new, "
               f"{counts['updated']} updated, {counts['unchanged']} unchanged"
               + (f"; skipped: {skipped}" if skipped else "") + f"; indexed {indexed}")

@@ -151,7 +151,7 @@ def probe(homepage: str, *, source_id: str | None = None, fetcher: Fetcher | Non
     proposal = Proposal(id=source_id or _slug(host), name=name, homepage=homepage)
     found: dict[str, list[disc.Entry]] = {}
 
-    def read_xml(url: str, kind: str) -> None:
+    def read_xml(url: str) -> None:
         status, body, final = fetcher.get(url)
         if status != 200 or not body:
             return
@@ -181,14 +181,14 @@ def probe(homepage: str, *, source_id: str | None = None, fetcher: Fetcher | Non
             found[url] = entries
 
     for url in disc.sitemaps_from_robots(robots_text, homepage)[:3]:
-        read_xml(url, "sitemap")
+        read_xml(url)
     for link in page.xpath('//link[@rel="alternate"][@href]'):
         kind = (link.attrib.get("type") or "").lower()
         if ("rss" in kind or "atom" in kind) and len(proposal.feeds) < 3:
-            read_xml(urljoin(homepage, link.attrib["href"]), "feed")
+            read_xml(urljoin(homepage, link.attrib["href"]))
     if not found:
         for path in disc.USUAL_FEEDS + disc.USUAL_SITEMAPS:
-            read_xml(urljoin(homepage, path), "feed")
+            read_xml(urljoin(homepage, path))
             if found:
                 break
     links = [u for u in (disc.clean_link(h, homepage) for h in page.xpath("//a/@href").getall()) if u]

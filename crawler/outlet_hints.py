@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -123,8 +124,10 @@ def date_of(tree: Any, hints: dict[str, Any], tz: str) -> str | None:
     return iso(parse_date(value, tz))
 
 
+@lru_cache(maxsize=256)
 def hook(source_id: str | None):
-    """The outlet's `postprocess(record, html)`, from crawler/outlets/<id>.py, if it has one."""
+    """The outlet's `postprocess(record, html)`, from crawler/outlets/<id>.py, if it has one (looked
+    up once per source and process, not once per article)."""
     if not source_id:
         return None
     name = source_id.replace("-", "_")

@@ -54,7 +54,7 @@ def test_without_its_hints_the_same_page_comes_out_worse():
         any(f in plain["text"] for f in expected["not_in_body"])
 
 
-def test_an_outlet_hook_post_processes_the_record(tmp_path, monkeypatch):
+def test_an_outlet_hook_post_processes_the_record(tmp_path, monkeypatch, request):
     import crawler.outlets
 
     (tmp_path / "contoh_pemkot.py").write_text(
@@ -64,6 +64,11 @@ def test_an_outlet_hook_post_processes_the_record(tmp_path, monkeypatch):
         "    return record\n", "utf-8")
     monkeypatch.setattr(crawler.outlets, "__path__", [*crawler.outlets.__path__, str(tmp_path)])
     monkeypatch.delitem(sys.modules, "crawler.outlets.contoh_pemkot", raising=False)
+    from crawler import outlet_hints
+
+    # Hooks are looked up once per source: forget the lookups made before and after this hook existed.
+    outlet_hints.hook.cache_clear()
+    request.addfinalizer(outlet_hints.hook.cache_clear)
     src = source_of("contoh-pemkot")
     expected = json.loads((OUTLETS / "contoh-pemkot" / "expected.json").read_text("utf-8"))
     record = extract_article([Page(expected["url"], (OUTLETS / "contoh-pemkot" / "page.html").read_text("utf-8"))],

@@ -218,24 +218,20 @@ class NewsSpider(scrapy.Spider):
             return
         self._found(response.url, len(entries))
         newest = max((d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d), default=None)
-        on_site, accepted, rejected = self._accepted_share([e.url for e in entries])
-        if url_key(response.url) in self.configured_all or url_key(response.url) in {url_key(u) for u in self.discovered}:
+        if url_key(response.url) in self.configured_all or response.url in self.discovered:
+            on_site, accepted, rejected = self._accepted_share([e.url for e in entries])
             self._report(response.url, ok=True, kind=found, status=response.status, entries=len(entries),
                          newest=newest.isoformat() if newest else None, on_site=on_site, accepted=accepted,
                          rejected_example=rejected)
-        if found != "urlset":
-            self._check_stale(response.url, entries)
+        if found != "urlset" and newest is not None:
+            self._check_stale(response.url, newest)
         for entry in entries:
             request = self.article_request(entry.url, entry.date, via=found)
             if request is not None:
                 yield request
 
-    def _check_stale(self, url: str, entries: list[disc.Entry]) -> None:
+    def _check_stale(self, url: str, newest: datetime) -> None:
         """A feed whose newest entry is months old is reported: the outlet moved its feed."""
-        dates = [d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d]
-        if not dates:
-            return
-        newest = max(dates)
         if (datetime.now(timezone.utc) - newest).days > self.stale_days:
             self.stale.append(f"{url} (newest entry {newest.date().isoformat()})")
             self.crawler.stats.set_value("ccnews/stale_feeds", "; ".join(self.stale))
@@ -302,13 +298,12 @@ class NewsSpider(scrapy.Spider):
         if not above:
             return None, set()
         nxt = above[0]
-        nums = sorted(numbered)
         sequence = nxt == now + 1
         offsets = (here is None and len(above) >= 2 and above[1] == 2 * nxt) or (
             here is not None and now > 1 and (nxt - now) > 1 and now % (nxt - now) == 0)
         if not (sequence or offsets):
             return None, set()
-        return numbered[nxt], {numbered[n] for n in nums}
+        return numbered[nxt], set(numbered.values())
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -436,8 +431,8 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         reason = failure.type.__name__
         if failure.check(HttpError):
-            reason = f"HTTP {failure.value.response.status}"
             status = failure.value.response.status
+            reason = f"HTTP {status}"
             self._inc(f"errors/http_{status}")
             self.logger.warning("HTTP %s for %s", status, request.url)
         elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):

@@ -154,8 +154,13 @@ def test_tick_submits_due_sources_to_scrapyd_and_the_archive_fills(daemons, tmp_
     assert {r["job"] for r in run_rows} == {j["id"] for j in finished}
     assert {r["outcome"] for r in run_rows} == {"ok"}
     # The index was brought up to date by the crawls themselves.
-    hits = json.loads(run_ccnews("search", "Icheon", "--json", data_dir=data).stdout)
-    assert hits and hits[0]["copies"]
+    found = run_ccnews("search", "Icheon", "--json", data_dir=data)
+    hits = json.loads(found.stdout)
+    state = [(r["id"], r["source"], r["group_id"], r["indexed"], r["title"][:30]) for r in articles(data)]
+    logs = "\n".join(line for d in daemons for log in (d.root / "logs").rglob("*.log")
+                     for line in log.read_text("utf-8", "replace").splitlines() if "ERROR" in line or "index" in line)
+    assert hits and hits[0]["copies"], f"{found.stderr}\n{state}\n{logs[-3000:]}"
+    assert "not in the search index" not in found.stderr
 
 
 def test_scrapyd_finished_is_not_taken_for_success(daemons, tmp_path):

@@ -597,6 +597,13 @@ class Archive:
                 out[row["id"]] = row
         return out
 
+    def known_values(self) -> dict[str, set[str]]:
+        """The sources and languages the archive holds articles of (to tell a typo from nothing)."""
+        return {
+            "sources": {r[0] for r in self.db.execute("select distinct source from articles")},
+            "languages": {r[0] for r in self.db.execute("select distinct language from articles where language is not null")},
+        }
+
     def count_articles(self) -> int:
         return self.db["articles"].count
 
@@ -729,11 +736,14 @@ class Archive:
         min_relevance: float | None = None,
         origin: str | None = None,
         columns: list[str] | None = None,
-        order: str = "published desc",
+        order: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> Iterator[dict[str, Any]]:
         """Rows of `articles` matching the filters; dates compare as ISO strings (UTC-normalised
-        bounds are given by the caller)."""
+        bounds are given by the caller). `order`: "published desc", "published asc" or "id"; by
+        default the order of `ids` when given (search relevance), else newest first."""
+        orders = {"published desc": "published_utc desc, id desc", "published asc": "published_utc asc, id", "id": "id"}
         cols = ", ".join(f"[{c}]" for c in (columns or [c for c in ARTICLE_COLUMNS if c != "indexed"]))
         clauses, params = [], []
         for kind, values in (("city", cities), ("field", fields)):
@@ -770,17 +780,16 @@ class Archive:
             sql = (
                 f"with wanted(id, pos) as (values {values}) select {cols} from "
                 f"(select *, {_UTC_EXPR} as published_utc from articles) a "
-                f"join wanted w on w.id = a.id where 1=1{where} order by w.pos"
+                f"join wanted w on w.id = a.id where 1=1{where} order by {orders.get(order or '', 'w.pos')}"
             )
         else:
             where = (" where " + " and ".join(clauses)) if clauses else ""
-            order_sql = {"published desc": "published_utc desc", "published asc": "published_utc asc"}.get(order, "id")
             sql = (
                 f"select {cols} from (select *, {_UTC_EXPR} as published_utc from articles) a"
-                f"{where} order by {order_sql}"
+                f"{where} order by {orders[order or 'published desc']}"
             )
-        if limit:
-            sql += f" limit {int(limit)}"
+        if limit or offset:
+            sql += f" limit {int(limit) if limit else -1} offset {int(offset)}"
         return self.db.query(sql, params)
 
 

@@ -7,10 +7,11 @@ import functools
 import io
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
 from crawler.registry import RegistryError
 from ccnews import __version__
-from crawler.dates import parse_date
+from ccnews.render import Column, output_options, print_rows
 from crawler.registry import ENV_VAR as SOURCES_ENV
 from crawler.registry import load_registry
 
@@ -50,12 +51,42 @@ class OptionProblem(click.ClickException):
         super().__init__(f"{option}: {message}")
 
 
+class UsageProblem(click.ClickException):
+    """A usage error as one line, pointing at the command's help; exit code 2 as click's."""
+
+    exit_code = 2
+
+    @classmethod
+    def of(cls, exc: click.UsageError) -> click.UsageError:
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+            return exc  # a group run bare: its help, as click prints it
+        where = exc.ctx.command_path if exc.ctx else "ccnews"
+        return cls(f"{exc.format_message()} (see `{where} --help`)")
+
+
 class Group(click.Group):
-    """Turns the library's own errors into one clear line and a non-zero exit."""
+    """Turns the library's own errors and click's usage errors into one clear line and a non-zero
+    exit. Subgroups are of this class too."""
+
+    group_class = type  # `@group.group()` makes a Group
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            problem = UsageProblem.of(exc)
+            if problem is exc:
+                raise
+            raise problem from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            problem = UsageProblem.of(exc)
+            if problem is exc:
+                raise
+            raise problem from None
         except CcnewsError as exc:
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:  # damage met while reading rows, outside a transaction
@@ -104,23 +135,69 @@ def sources_option(f):
     )(f)
 
 
-def _date_bound(value: str | None, end: bool) -> datetime | None:
+DATE_FORMS = "YYYY-MM-DD, YYYY-MM, YYYY, an ISO date-time, today, yesterday or N days ago"
+
+
+def _date_bound(value: str | None, end: bool, option: str | None = None) -> datetime | None:
+    """A --since (start of the period) or --until (its end) value, in UTC.
+
+    YYYY and YYYY-MM mean the whole year or month, so `--since 2016 --until 2016` is 2016.
+    """
     if not value:
         return None
-    dt = parse_date(value, "UTC")
-    if dt is None:
-        raise OptionProblem("--until" if end else "--since", f"{value!r} is not a date (use YYYY-MM-DD)")
-    if end and len(value.strip()) <= 10:
-        dt = datetime.combine(dt.date(), time.max, dt.tzinfo) - timedelta(microseconds=0)
-    return dt
+    option = option or ("--until" if end else "--since")
+    v = " ".join(value.strip().lower().split())
+    today = datetime.now(timezone.utc).date()
+    ago = re.fullmatch(r"(\d{1,5}) days? ago", v)
+    try:
+        if v in ("today", "yesterday") or ago:
+            first = last = today - timedelta(days=0 if v == "today" else 1 if v == "yesterday" else int(ago[1]))
+        elif re.fullmatch(r"\d{4}", v):
+            first, last = date(int(v), 1, 1), date(int(v), 12, 31)
+        elif re.fullmatch(r"\d{4}-\d{2}", v):
+            first = date(int(v[:4]), int(v[5:]), 1)
+            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            first = last = date.fromisoformat(v)
+        else:
+            dt = datetime.fromisoformat(value.strip())
+            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        raise OptionProblem(option, f"{value!r} is not a date (use {DATE_FORMS})") from None
+    return datetime.combine(last, time.max, timezone.utc) if end else datetime.combine(first, time.min, timezone.utc)
+
+
+def _date_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    first, last = _date_bound(since, False), _date_bound(until, True)
+    if first and last and first > last:
+        raise OptionProblem("--since", f"{since} is later than --until {until}")
+    return first, last
+
+
+def _check_filters(filters, data_dir: Path | None) -> None:
+    """An unknown --source or --lang is an error naming what the archive holds, not an empty result."""
+    if not (filters.sources or filters.language):
+        return
+    path = resolve_data_dir(data_dir)
+    if not (path / "archive.db").exists():
+        return  # the command itself says there is no archive
+    with Archive(path, create=False) as archive:
+        known = archive.known_values()
+    for option, values, have in (("--source", filters.sources, known["sources"]),
+                                 ("--lang", (filters.language,) if filters.language else (), known["languages"])):
+        for value in values:
+            if value not in have:
+                holds = ", ".join(sorted(have)) or "nothing yet"
+                raise OptionProblem(option, f"the archive holds no article with {option[2:]} {value!r} "
+                                            f"(it holds: {holds})")
 
 
 def filter_options(f):
     """--source, --since, --until, --lang: shared by search and export."""
 
     @click.option("--source", "sources", multiple=True, metavar="ID", help="Only this source (repeatable).")
-    @click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
-    @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD).")
+    @click.option("--since", metavar="DATE", help=f"Published on or after DATE ({DATE_FORMS}).")
+    @click.option("--until", metavar="DATE", help="Published on or before DATE (the same forms; 2016 means to its end).")
     @click.option("--lang", metavar="CODE", help="Only articles detected in this language (id, th, en...).")
     @click.option("--city", "cities", multiple=True, metavar="CITY", help="Only articles mentioning this member city (repeatable).")
     @click.option("--field", "fields", multiple=True, metavar="FIELD", help="Only this creative field: crafts, design, film, gastronomy, literature, media-arts, music, architecture.")
@@ -143,11 +220,13 @@ def filter_options(f):
             if name is None:
                 raise OptionProblem("--field", f"{value!r} is not a creative field (crafts, design, film, gastronomy, literature, media-arts, music, architecture)")
             field_names.append(name)
+        first, last = _date_range(since, until)
         filters = Filters(
-            sources=tuple(sources), since=_date_bound(since, False), until=_date_bound(until, True),
+            sources=tuple(sources), since=first, until=last,
             language=lang.lower() if lang else None, cities=tuple(city_names), fields=tuple(field_names),
             min_relevance=RELEVANT if relevant else None,
         )
+        _check_filters(filters, kwargs.get("data_dir"))
         return f(*args, filters=filters, **kwargs)
 
     return wrapper
@@ -173,7 +252,7 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @cli.command()
 @click.argument("source_ids", nargs=-1, metavar="SOURCE...")
 @click.option("--all", "all_sources", is_flag=True, help="Crawl every source in the registry.")
-@click.option("--since", metavar="DATE", help="Skip entries dated before DATE wherever a feed, sitemap or listing dates them.")
+@click.option("--since", metavar="DATE", help=f"Skip entries dated before DATE wherever a feed, sitemap or listing dates them ({DATE_FORMS}).")
 @click.option("--max-articles", type=click.IntRange(min=1), help="Stop each source after N articles.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting, as with `scrapy crawl -s`.")
 @click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
@@ -195,8 +274,8 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
 
     registry = load_registry(sources_file)
     ids = _chosen_sources(registry, source_ids, all_sources, "crawl")
-    if since and parse_date(since, "UTC") is None:
-        raise OptionProblem("--since", f"{since!r} is not a date (use YYYY-MM-DD)")
+    if since:
+        since = _date_bound(since, False).date().isoformat()
     overrides: dict[str, Any] = {"LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(verbose, 2)],
                                  "CCNEWS_ONE_LINE_ERRORS": not verbose}
     if no_index:
@@ -313,11 +392,14 @@ def _print_summary(summaries: dict[str, dict[str, Any]]) -> None:
 @click.argument("query", nargs=-1, required=True)
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Results to show.")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--offset", type=click.IntRange(0, 100_000), default=0, show_default=True,
+              help="Skip this many results first (the next page: --offset 20).")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
+              help="date: newest first.")
 @click.option("--all-copies", is_flag=True, help="Show every syndicated copy as its own result.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@output_options
 @data_dir_option
-def search(query, filters, limit, sort, all_copies, as_json, data_dir):
+def search(query, filters, limit, offset, sort, all_copies, fmt, data_dir):
     """Search the archive in Indonesian, Thai and English.
 
     \b
@@ -351,42 +433,38 @@ def search(query, filters, limit, sort, all_copies, as_json, data_dir):
     from indexer import search as run_search
 
     with _open_archive(data_dir) as archive:
-        results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=limit, sort=sort,
+        results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=offset + limit, sort=sort,
                              archive=archive, all_copies=all_copies)
         behind = archive.count_unindexed()
+        hits = results.hits[offset:]
         # Where each hit's newest capture came from: a live fetch or a web archive.
         origins = {r["id"]: r["origin"] or "live" for r in archive.select_articles(
-            ids=[h.id for h in results.hits], columns=["id", "origin"])}
+            ids=[h.id for h in hits], columns=["id", "origin"])}
     if behind:
         # The index lags the archive (a crawl is running, or one was stopped before indexing).
         err.print(f"{behind} archived article(s) are not in the search index yet: a running crawl adds them, "
                   "or run `ccnews reindex --verify`")
-    hits = results.hits
     if results.suggestion:
         err.print(f"did you mean: [bold]{escape(results.suggestion)}[/bold] ?")
-    if as_json:
-        click.echo(json.dumps([{**_hit_dict(h), "origin": origins.get(h.id, "live")} for h in hits],
-                              ensure_ascii=False, indent=2))
+    rows = [{**_hit_dict(h), "origin": origins.get(h.id, "live")} for h in hits]
+    if fmt == "json":
+        print_rows(rows, [], fmt)
         return
     if not hits:
-        err.print("no matching articles")
+        err.print("no matching articles" + (f" after the first {offset}" if offset and results.hits else ""))
         return
-    table = Table(show_lines=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("source", no_wrap=True)
-    table.add_column("title", ratio=2)
-    table.add_column("url", overflow="fold", ratio=2)
-    table.add_column("snippet", ratio=3)
-    for h in hits:
-        snippet = escape(h.snippet).replace("**", "\x00")
-        parts = snippet.split("\x00")
-        snippet = "".join(f"[bold yellow]{p}[/bold yellow]" if i % 2 else p for i, p in enumerate(parts))
-        title = escape(h.title)
-        if h.copies:
-            title += "\n[dim]also: " + ", ".join(escape(c["source"]) for c in h.copies) + "[/dim]"
-        table.add_row(h.published.date().isoformat() if h.published else "", h.source, title, h.url, snippet)
-    out.print(table)
-    err.print(f"{len(hits)} result(s)")
+    for r in rows:
+        r["date"] = (r["published"] or "")[:10]
+        r["also"] = [c["source"] for c in r["copies"]]
+    print_rows(rows, SEARCH_COLUMNS, fmt, console=out, show_lines=True)
+    shown = f"results {offset + 1}-{offset + len(hits)}" if offset else f"{len(hits)} result(s)"
+    more = len(hits) == limit and results.total > offset + limit
+    err.print(shown + (f"; the next ones: --offset {offset + limit}" if more else ""))
+
+
+SEARCH_COLUMNS = [Column("id", kind="short"), Column("date", kind="short"), Column("source", kind="short"),
+                  Column("title"), Column("also", "copies in"), Column("url", kind="url"),
+                  Column("snippet", kind="snippet")]
 
 
 def _hit_dict(h) -> dict[str, Any]:
@@ -408,8 +486,13 @@ def _hit_dict(h) -> dict[str, Any]:
 @click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
 @click.option("--origin", type=click.Choice(["live", "web-archive"]),
               help="Only articles whose newest capture came from a live fetch, or from a web archive.")
+@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]),
+              help="Order of the articles (default: relevance with a QUERY, else newest first).")
+@click.option("--limit", type=click.IntRange(1), metavar="N", help="At most N articles (the first N in --sort order).")
+@click.option("--all-copies", is_flag=True,
+              help="Every syndicated copy as its own article (by default a story is exported once, as in search).")
 @data_dir_option
-def export(query, filters, fmt, output, no_text, keep_formulas, origin, data_dir):
+def export(query, filters, fmt, output, no_text, keep_formulas, origin, sort, limit, all_copies, data_dir):
     """Export articles (all, or those matching QUERY) as CSV, JSON, NDJSON or WARC.
 
     \b
@@ -423,20 +506,40 @@ def export(query, filters, fmt, output, no_text, keep_formulas, origin, data_dir
 
     columns = [c for c in EXPORT_COLUMNS if not (no_text and c == "text")]
     data = resolve_data_dir(data_dir)
+    if sort == "relevance" and not query:
+        raise OptionProblem("--sort", "relevance needs a QUERY to rank by")
+    order = {"newest": "published desc", "oldest": "published asc"}.get(sort or "")
     with _open_archive(data) as archive:
         ids = matching_ids(data, " ".join(query), filters) if query else None
         rows = archive.select_articles(
-            ids=ids, sources=list(filters.sources) or None, language=filters.language, columns=columns,
+            ids=ids, sources=list(filters.sources) or None, language=filters.language,
+            columns=[*columns, *([] if "group_id" in columns else ["group_id"])],
             cities=list(filters.cities) or None, fields=list(filters.fields) or None,
             min_relevance=filters.min_relevance,
             since=to_utc_text(filters.since) if filters.since else None,
             until=to_utc_text(filters.until) if filters.until else None, origin=origin,
+            order=order, limit=limit if all_copies else None,
         )
+        if not all_copies:
+            rows = _one_per_story(rows, limit)
         if fmt == "warc":
             n = _write_warc(archive, [r["id"] for r in rows], output)
         else:
             n = _write_rows(rows, fmt, output, keep_formulas)
     err.print(f"exported {n} article(s)" + (f" to {output}" if output else ""))
+
+
+def _one_per_story(rows, limit: int | None):
+    """The first row of each syndication group (in the rows' order), up to `limit` rows."""
+    seen: set[int] = set()
+    for row in rows:
+        group = row["group_id"] or row["id"]
+        if group in seen:
+            continue
+        seen.add(group)
+        yield row
+        if limit and len(seen) >= limit:
+            return
 
 
 def _write_rows(rows, fmt: str, output: Path | None, formulas: bool = False) -> int:
@@ -631,9 +734,9 @@ def collection_remove(name, refs, data_dir):
 
 
 @collection.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@output_options
 @data_dir_option
-def collection_list(as_json, data_dir):
+def collection_list(fmt, data_dir):
     """List collections with their article counts.
 
     \b
@@ -644,22 +747,15 @@ def collection_list(as_json, data_dir):
 
     with _open_archive(data_dir) as archive:
         rows = store.listing(archive)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    t = Table()
-    for col in ("name", "articles", "query", "description", "updated"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(escape(r["name"]), str(r["articles"]), escape(r["query"] or ""), escape(r["description"] or ""), r["updated"])
-    out.print(t)
+    print_rows(rows, [Column("name", kind="short"), Column("articles", kind="short"), Column("query"),
+                      Column("description"), Column("updated", kind="short")], fmt, console=out)
 
 
 @collection.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@output_options
 @data_dir_option
-def collection_show(name, as_json, data_dir):
+def collection_show(name, fmt, data_dir):
     """Show a collection: its query, filters and articles.
 
     \b
@@ -672,17 +768,16 @@ def collection_show(name, as_json, data_dir):
         coll = store.get(archive, name)
         ids = store.article_ids(archive, name)
         rows = list(archive.select_articles(ids=ids, columns=["id", "published", "source", "title", "url"]))
-    if as_json:
-        click.echo(json.dumps({**coll, "articles": rows}, ensure_ascii=False, indent=2))
+    if fmt == "json":
+        print_rows([], [], fmt, json_rows={**coll, "articles": rows})
         return
-    out.print(f"[bold]{escape(coll['name'])}[/bold]: {escape(coll['description'] or '')}")
-    out.print(f"query: {escape(coll['query'] or '(none)')}  filters: {escape(json.dumps(coll['filters'], ensure_ascii=False))}")
-    t = Table()
-    for col in ("id", "date", "source", "title", "url"):
-        t.add_column(col)
+    # The collection's own description goes to stderr: stdout stays one table (or TSV).
+    err.print(f"[bold]{escape(coll['name'])}[/bold]: {escape(coll['description'] or '')}")
+    err.print(f"query: {escape(coll['query'] or '(none)')}  filters: {escape(json.dumps(coll['filters'], ensure_ascii=False))}")
     for r in rows:
-        t.add_row(str(r["id"]), (r["published"] or "")[:10], r["source"], escape(r["title"] or ""), r["url"])
-    out.print(t)
+        r["date"] = (r["published"] or "")[:10]
+    print_rows(rows, [Column("id", kind="short"), Column("date", kind="short"), Column("source", kind="short"),
+                      Column("title"), Column("url", kind="url")], fmt, console=out)
     err.print(f"{len(rows)} article(s)")
 
 
@@ -758,8 +853,8 @@ def ingest(redis_url, batch, idle_exit, data_dir):
 @cli.command()
 @click.argument("source_ids", nargs=-1, metavar="SOURCE...")
 @click.option("--all", "all_sources", is_flag=True, help="Backfill every source in the registry.")
-@click.option("--since", required=True, metavar="DATE", help="The first day to look for (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="The last day to look for (YYYY-MM-DD; default today).")
+@click.option("--since", required=True, metavar="DATE", help=f"The first day to look for ({DATE_FORMS}).")
+@click.option("--until", metavar="DATE", help="The last day to look for (the same forms; default today).")
 @click.option("--cdx", metavar="URL", envvar="CCNEWS_BACKFILL_CDX",
               help="A CDX API instead of the Wayback Machine's: pywb's http://HOST/COLL/cdx, OpenWayback's, a "
               "national library's (env CCNEWS_BACKFILL_CDX, also for scheduled backfills).")
@@ -802,10 +897,8 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
 
     registry = load_registry(sources_file)
     ids = _chosen_sources(registry, source_ids, all_sources, "backfill")
-    first = _date_bound(since, end=False)
-    last = _date_bound(until, end=True) if until else datetime.now().astimezone()
-    if first > last:
-        raise OptionProblem("--since", "is later than --until")
+    first, last = _date_range(since, until)
+    last = last or datetime.now().astimezone()
     if origin == "commoncrawl":
         endpoint = ArchiveEndpoint.commoncrawl(cc_index, cc_data, list(crawls), delay)
     else:
@@ -842,8 +935,8 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "source_id", metavar="ID", help="Assign every capture to this source (default: by host, "
               "former domains included).")
-@click.option("--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD).")
+@click.option("--since", metavar="DATE", help=f"Only articles published on or after DATE ({DATE_FORMS}).")
+@click.option("--until", metavar="DATE", help="Only articles published on or before DATE (the same forms).")
 @click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
 @data_dir_option
 @sources_option
@@ -866,9 +959,7 @@ def import_(paths, source_id, since, until, no_index, data_dir, sources_file):
     registry = load_registry(sources_file)
     if source_id and source_id not in registry:
         raise OptionProblem("--source", f"unknown source {source_id!r} (see `ccnews sources list`)")
-    limits = Limits(since=_date_bound(since, end=False), until=_date_bound(until, end=True))
-    if limits.since and limits.until and limits.since > limits.until:
-        raise OptionProblem("--since", "is later than --until")
+    limits = Limits(*_date_range(since, until))
     data = resolve_data_dir(data_dir)
 
     def show(counts) -> None:
@@ -1032,10 +1123,10 @@ def reextract(sources, data_dir, sources_file):
 @cli.command()
 @click.option("--source", help="Only runs of this source.")
 @click.option("--failed", is_flag=True, help="Only failed runs.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Runs to show.")
+@output_options
 @data_dir_option
-def runs(source, failed, limit, as_json, data_dir):
+def runs(source, failed, limit, fmt, data_dir):
     """List recent crawl runs with their outcome and what each fetched, kept and skipped.
 
     A run's outcome comes from its own figures: one that fetched nothing or met only errors
@@ -1052,19 +1143,14 @@ def runs(source, failed, limit, as_json, data_dir):
     with _open_archive(data) as archive:
         mark_stale_runs(archive, data)
         rows = archive.runs(source, limit, outcome="failed" if failed else None)
-    if as_json:
-        for r in rows:
-            r["skipped"] = json.loads(r["skipped"] or "{}")
-            r.pop("stats", None)
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    table = Table()
-    for col in ("id", "source", "started", "outcome", "finish", "fetched", "new", "updated", "same", "skipped", "errors"):
-        table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r.get(k)) for k in ("id", "source", "started", "outcome", "finish_reason", "pages_fetched",
-                      "articles_new", "articles_updated", "articles_unchanged", "articles_skipped", "errors")))
-    out.print(table)
+        r["skipped"] = json.loads(r["skipped"] or "{}")
+        r.pop("stats", None)
+    print_rows(rows, [Column("id", kind="short"), Column("source", kind="short"), Column("started", kind="short"),
+                      Column("outcome", kind="short"), Column("finish_reason", "finish"),
+                      Column("pages_fetched", "fetched"), Column("articles_new", "new"),
+                      Column("articles_updated", "updated"), Column("articles_unchanged", "same"),
+                      Column("articles_skipped", "skipped"), Column("errors")], fmt, console=out)
 
 
 @cli.command()
@@ -1072,10 +1158,10 @@ def runs(source, failed, limit, as_json, data_dir):
               help="Report a source whose last N runs failed.")
 @click.option("--quiet-days", type=click.IntRange(1, 3650), default=7, show_default=True, metavar="D",
               help="Report a source with listed entries but no new article for D days.")
-@click.option("--json", "as_json", is_flag=True)
+@output_options
 @data_dir_option
 @sources_option
-def health(failed_runs, quiet_days, as_json, data_dir, sources_file):
+def health(failed_runs, quiet_days, fmt, data_dir, sources_file):
     """Sources that need attention: failing, or listing entries while collecting nothing new.
 
     Exits 1 when there is a problem, so a monitor can run it.
@@ -1092,16 +1178,10 @@ def health(failed_runs, quiet_days, as_json, data_dir, sources_file):
     with _open_archive(data) as archive:
         mark_stale_runs(archive, data)
         problems = check(archive, registry, failed_runs, quiet_days)
-    if as_json:
-        click.echo(json.dumps(problems, ensure_ascii=False, indent=2))
-    elif problems:
-        t = Table()
-        for col in ("source", "problem", "since"):
-            t.add_column(col)
-        for p in problems:
-            t.add_row(p["source"], p["problem"], p["since"] or "")
-        out.print(t)
-    else:
+    if problems or fmt == "json":
+        print_rows(problems, [Column("source", kind="short"), Column("problem"), Column("since", kind="short")],
+                   fmt, console=out)
+    if not problems:
         err.print("all sources healthy")
     if problems:
         sys.exit(1)
@@ -1113,10 +1193,10 @@ def schedule():
 
 
 @schedule.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@output_options
 @data_dir_option
 @sources_option
-def schedule_list(as_json, data_dir, sources_file):
+def schedule_list(fmt, data_dir, sources_file):
     """Each source's rule, last run, its outcome, and when it is next due.
 
     \b
@@ -1130,20 +1210,13 @@ def schedule_list(as_json, data_dir, sources_file):
     with _open_archive(data, create=True) as archive:
         mark_stale_runs(archive, data)
         rows = status(archive, data, registry)
-    if as_json:
-        click.echo(json.dumps([{"source": r.source, "rule": r.rule, "running": r.running,
-                                "last_started": r.last["started"] if r.last else None,
-                                "last_outcome": r.last.get("outcome") if r.last else None,
-                                "next_due": r.next_due.isoformat()} for r in rows], indent=2))
-        return
-    t = Table()
-    for col in ("source", "rule", "last run", "outcome", "next due", "running"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r.source, r.rule, r.last["started"] if r.last else "never",
-                  (r.last.get("outcome") or "") if r.last else "", r.next_due.replace(microsecond=0).isoformat(),
-                  "yes" if r.running else "")
-    out.print(t)
+    print_rows([{"source": r.source, "rule": r.rule, "running": r.running,
+                 "last_started": r.last["started"] if r.last else None,
+                 "last_outcome": r.last.get("outcome") if r.last else None,
+                 "next_due": r.next_due.replace(microsecond=0).isoformat()} for r in rows],
+               [Column("source", kind="short"), Column("rule"), Column("last_started", "last run", kind="short"),
+                Column("last_outcome", "outcome", kind="short"), Column("next_due", "next due", kind="short"),
+                Column("running")], fmt, console=out)
 
 
 @schedule.command("tick")
@@ -1243,8 +1316,8 @@ def sources():
 
 @sources.command("list")
 @sources_option
-@click.option("--json", "as_json", is_flag=True)
-def sources_list(sources_file, as_json):
+@output_options
+def sources_list(sources_file, fmt):
     """List the sources of the registry.
 
     \b
@@ -1252,15 +1325,12 @@ def sources_list(sources_file, as_json):
         ccnews sources list --sources my-sources.toml
     """
     registry = load_registry(sources_file)
-    if as_json:
-        click.echo(json.dumps([s.as_dict() for s in registry.values()], ensure_ascii=False, indent=2))
-        return
-    table = Table()
-    for col in ("id", "name", "city", "lang", "feeds", "sitemaps", "listings"):
-        table.add_column(col)
-    for s in registry.values():
-        table.add_row(s.id, s.name, s.city, s.language, str(len(s.feeds)), str(len(s.sitemaps)), str(len(s.listings)))
-    out.print(table)
+    rows = [s.as_dict() for s in registry.values()]
+    if fmt != "json":
+        rows = [{**r, "feeds": len(r["feeds"]), "sitemaps": len(r["sitemaps"]), "listings": len(r["listings"])}
+                for r in rows]
+    print_rows(rows, [Column("id", kind="short"), Column("name"), Column("city"), Column("language", "lang"),
+                      Column("feeds"), Column("sitemaps"), Column("listings")], fmt, console=out)
 
 
 @sources.command("add")
@@ -1320,9 +1390,9 @@ def sources_add(homepage, source_id, write, delay, sources_file):
 @click.argument("source_ids", nargs=-1, metavar="[SOURCE...]")
 @sources_option
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source (for monitoring).")
+@output_options
 @click.option("-v", "--verbose", count=True, help="Show Scrapy's log.")
-def sources_check(source_ids, sources_file, settings, as_json, verbose):
+def sources_check(source_ids, sources_file, settings, fmt, verbose):
     """Probe sources live: each configured URL's answer, entries, newest entry and how many the
     pattern accepts, one article extracted, and what to fix. Writes nothing.
 
@@ -1347,21 +1417,20 @@ def sources_check(source_ids, sources_file, settings, as_json, verbose):
     summaries = run_crawl(ids, s)
     reports = [source_report(registry[sid], summaries.get(sid)) for sid in ids]
     bad = sum(not r["ok"] for r in reports)
-    if as_json:
-        click.echo(json.dumps(reports, ensure_ascii=False, indent=2))
+    if fmt == "json":
+        print_rows(reports, [], fmt)
     else:
-        table = Table()
-        for col in ("source", "ok", "URL", "answer", "entries", "newest", "pattern accepts"):
-            table.add_column(col, overflow="fold")
-        for r in reports:
-            rows = r["urls"] or [{}]
-            for n, u in enumerate(rows):
-                share = f"{u['accepted']} of {u['on_site']}" if u.get("on_site") is not None and "accepted" in u else ""
-                table.add_row(r["source"] if not n else "", ("yes" if r["ok"] else "[red]no[/red]") if not n else "",
-                              escape(u.get("url", "-")) + ("" if u.get("configured", True) else " (discovered)"),
-                              str(u.get("status", "")) if u.get("ok", True) else f"[red]{escape(u.get('problem', ''))}[/red]",
-                              str(u.get("entries", "")), (u.get("newest") or "")[:10], share)
-        out.print(table)
+        # One row per URL asked (configured or discovered) of each source.
+        rows = [{"source": r["source"], "ok": "yes" if r["ok"] else "no",
+                 "url": u.get("url", "-"), "found": "configured" if u.get("configured", True) else "discovered",
+                 "answer": u.get("status", "") if u.get("ok", True) else u.get("problem", ""),
+                 "entries": u.get("entries", ""), "newest": (u.get("newest") or "")[:10],
+                 "accepts": f"{u['accepted']} of {u['on_site']}" if u.get("on_site") is not None and "accepted" in u else ""}
+                for r in reports for u in (r["urls"] or [{}])]
+        print_rows(rows, [Column("source", kind="short"), Column("ok", kind="short"), Column("url", "URL", kind="url"),
+                          Column("found", kind="short"), Column("answer"), Column("entries", kind="short"),
+                          Column("newest", kind="short"), Column("accepts", "pattern accepts", kind="short")],
+                   fmt, console=out)
         for r in reports:
             if r["title"]:
                 err.print(f"{r['source']}: extracted \"{escape(r['title'])}\"", overflow="ignore", crop=False)

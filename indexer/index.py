@@ -33,7 +33,7 @@ from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_an
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 REBUILD_CHUNK = 100_000
@@ -80,7 +80,8 @@ def schema(parsing: bool = False) -> Schema:
         # where the 64-bit microsecond DATETIME needs hundreds.
         minute=NUMERIC(int, bits=32, signed=True),
         language=ID(stored=True),
-        authors=KEYWORD(commas=True, lowercase=True, scorable=True),
+        # Words, so `authors:somchai` finds "Somchai Wongsa" and "somchai wongsa" is a phrase.
+        authors=TEXT(analyzer=exact, phrase=True),
         tags=KEYWORD(commas=True, lowercase=True, scorable=True),
         city=KEYWORD(commas=True, lowercase=True, stored=True),
         field=KEYWORD(commas=True, lowercase=True, stored=True),
@@ -462,6 +463,9 @@ def _check_syntax(text: str) -> None:
     if words and (words[0] in ("AND", "OR") or words[-1] in ("AND", "OR", "NOT")):
         op = words[0] if words[0] in ("AND", "OR") else words[-1]
         raise QueryError(f"{op} needs a word on each side (to search for the word itself, write it in lowercase)")
+    bare = re.search(r'(?:^|[\s(])(\w+):(?=$|[\s)])', re.sub(r'"[^"]*"', "x", text))
+    if bare:
+        raise QueryError(f"{bare[1]}: needs a value right after the colon ({bare[1]}:word or {bare[1]}:\"two words\")")
     for name in re.findall(r'(?:^|[\s(])(\w+):', re.sub(r'"[^"]*"', "", text)):
         canonical = FIELD_ALIASES.get(name.lower(), name.lower())
         if canonical not in QUERY_FIELDS:
@@ -500,8 +504,27 @@ def _is_proper(word: str, reader) -> bool:
     return anywhere > 0 and as_name >= PROPER_SHARE * anywhere and stem(word) != word
 
 
+def _tag_value(fieldname: str, value: str) -> str:
+    """`field:crafts` and `city:เชียงใหม่` as --field and --city read them: the canonical name."""
+    from archive.uccn import FIELDS, city_by_name, field_name
+
+    if fieldname == "field":
+        name = field_name(value)
+        if name is None:
+            raise QueryError(f"field:{value} is not a creative field ({', '.join(f.split()[0].lower() for f in FIELDS)})")
+    else:
+        city = city_by_name(value)
+        if city is None:
+            raise QueryError(f"city:{value} is not a member city of the network")
+        name = city.name
+    return name.lower()
+
+
 def _transform(q, reader):
     """Words search the stemmed fields (stem and word); phrases and stop words the exact fields."""
+    if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in ("field", "city"):
+        value = q.text if isinstance(q, wq.Term) else " ".join(q.words)
+        return wq.Term(q.fieldname, _tag_value(q.fieldname, value), boost=q.boost)
     if isinstance(q, wq.Phrase) and q.fieldname in EXACT:
         return _phrase(EXACT[q.fieldname], q.words, q.slop, q.boost)
     if isinstance(q, wq.Term) and q.fieldname in EXACT:

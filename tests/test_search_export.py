@@ -6,11 +6,13 @@ import csv
 import io
 import json
 import shutil
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
 
 from ccnews.cli import cli
+from conftest import articles
 
 
 @pytest.fixture
@@ -116,6 +118,10 @@ def test_limit(ccnews):
     ("bogus:batik", "unknown field 'bogus'"),
     ("batik AND", "AND needs a word on each side"),
     ('""', "no words to search for"),
+    ("source:", "source: needs a value"),
+    ("batik title:", "title: needs a value"),
+    ("field:pottery", "not a creative field"),
+    ("city:atlantis", "not a member city"),
 ])
 def test_malformed_query_gets_one_clear_line(ccnews, query, message):
     result = ccnews("search", query)
@@ -128,6 +134,65 @@ def test_malformed_query_gets_one_clear_line(ccnews, query, message):
 def test_bad_date_option_is_a_usage_error(ccnews):
     result = ccnews("search", "batik", "--since", "31/31/2024x")
     assert result.exit_code == 2 and "not a date" in result.stderr
+    assert "YYYY-MM-DD, YYYY-MM, YYYY" in result.stderr  # the accepted forms, said where they are refused
+
+
+def test_year_and_month_bounds_cover_the_whole_period(ccnews):
+    in_2024 = search_json(ccnews, "kota", "--since", "2024", "--until", "2024", "--limit", "50")
+    spelled = search_json(ccnews, "kota", "--since", "2024-01-01", "--until", "2024-12-31", "--limit", "50")
+    assert in_2024 and paths(in_2024) == paths(spelled)
+    assert all(h["published"].startswith("2024") for h in in_2024)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "2025-01-01", "--until", "2020-01-01"], "later than --until"),
+    (["--source", "warta-ujii"], "no article with source 'warta-ujii' (it holds: kota-uji, warta-uji)"),
+    (["--lang", "xx"], "no article with lang 'xx'"),
+])
+def test_impossible_filters_are_errors_not_empty_results(ccnews, args, message):
+    result = ccnews("search", "batik", *args)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_are_one_line(ccnews):
+    for args in (["search", "batik", "--bogus"], ["search"], ["nosuchcommand"], ["export", "--limit", "0"]):
+        result = ccnews(*args)
+        assert result.exit_code == 2
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("Error: ") and "--help" in line
+
+
+def test_query_fields_mean_what_the_options_mean(ccnews):
+    by_option = paths(search_json(ccnews, "batik", "--field", "crafts", "--limit", "50"))
+    assert by_option and paths(search_json(ccnews, "batik field:crafts", "--limit", "50")) == by_option
+    by_city = paths(search_json(ccnews, "*", "--city", "Chiang Mai", "--limit", "50"))
+    assert by_city and paths(search_json(ccnews, 'city:"chiang mai"', "--limit", "50")) == by_city
+    # Part of an author's name: the founding article's byline "Ratna Dewi".
+    assert "read/101/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik" in paths(search_json(ccnews, "authors:ratna"))
+    assert paths(search_json(ccnews, 'author:"ratna dewi"')) == paths(search_json(ccnews, "authors:ratna"))
+
+
+def test_piped_search_is_tab_separated_with_ids_and_whole_urls(ccnews, crawled):
+    result = ccnews("search", "batik", "--limit", "5")  # not a terminal
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["id", "date", "source", "title", "copies in", "url", "snippet"]
+    rows = [line.split("\t") for line in lines[1:]]
+    assert len(rows) == 5 and all(len(r) == 7 for r in rows)
+    assert not set("┃│┏━") & set(result.stdout)
+    by_id = {a["id"]: a["url"] for a in articles(crawled["data"])}
+    assert all(by_id[int(r[0])] == r[5] for r in rows)  # the id and the whole URL of the same article
+    table = ccnews("search", "batik", "--limit", "5", "--table").stdout
+    assert "┃ id" in table
+
+
+def test_offset_pages_through_results(ccnews):
+    first = search_json(ccnews, "kota", "--limit", "2")
+    second = search_json(ccnews, "kota", "--limit", "2", "--offset", "2")
+    both = search_json(ccnews, "kota", "--limit", "4")
+    assert len(second) == 2 and [h["id"] for h in first + second] == [h["id"] for h in both]
+    result = ccnews("search", "kota", "--limit", "2")
+    assert "--offset 2" in result.stderr
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -142,10 +207,31 @@ def test_export_csv_with_filters(ccnews):
 
 
 def test_export_json_with_query_keeps_lists(ccnews):
-    result = ccnews("export", "Icheon", "--format", "json")
+    result = ccnews("export", "Icheon", "--format", "json", "--all-copies")
     rows = json.loads(result.stdout)
-    assert len(rows) == 2
+    assert len(rows) == 2  # the founding article and the city's copy of it
     assert isinstance(rows[0]["authors"], list)
+
+
+def test_export_gives_a_story_once_unless_all_copies(ccnews):
+    """As search does: the copy goes with its story, and --all-copies exports each."""
+    one = json.loads(ccnews("export", "Icheon", "--format", "json").stdout)
+    every = json.loads(ccnews("export", "Icheon", "--format", "json", "--all-copies").stdout)
+    assert len(one) == 1 and len(every) == 2
+    assert {r["group_id"] for r in every} == {one[0]["group_id"]}
+
+
+def test_export_sort_and_limit(ccnews):
+    oldest = json.loads(ccnews("export", "--format", "json", "--sort", "oldest", "--all-copies", "--no-text").stdout)
+    when = datetime.fromisoformat
+    dates = [when(r["published"]) for r in oldest if r["published"]]
+    assert dates == sorted(dates) and len(oldest) > 3
+    newest = json.loads(ccnews("export", "--format", "json", "--sort", "newest", "--limit", "3", "--no-text").stdout)
+    assert len(newest) == 3
+    got = [when(r["published"]) for r in newest]
+    assert got == sorted(got, reverse=True) and got[0] == max(dates)
+    bad = ccnews("export", "--sort", "relevance")
+    assert bad.exit_code == 2 and "needs a QUERY" in bad.stderr
 
 
 def test_export_ndjson_to_file(ccnews, tmp_path):

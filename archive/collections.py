@@ -1,5 +1,5 @@
 """Named sets of articles, saved with the query that made them (tables `collections` and
-`collection_articles`, readable with sqlite-utils and Datasette)."""
+`collection_articles`, defined in archive/schema.py, readable with sqlite-utils and Datasette)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,7 @@ from typing import Any
 from archive.db import Archive, ArchiveError, now_iso
 
 
-def ensure_tables(archive: Archive) -> None:
-    db = archive.db
-    if "collections" in db.table_names():
-        return
-    with archive.transaction():
-        db["collections"].create(
-            {"id": int, "name": str, "description": str, "query": str, "filters": str, "created": str, "updated": str},
-            pk="id", not_null={"name"},
-        )
-        db["collections"].create_index(["name"], unique=True)
-        db["collection_articles"].create(
-            # removed = 1 keeps a removed article out when the query is run again
-            {"collection_id": int, "article_id": int, "added": str, "how": str, "removed": int},
-            pk=("collection_id", "article_id"),
-            foreign_keys=[("collection_id", "collections", "id"), ("article_id", "articles", "id")],
-        )
-
-
 def get(archive: Archive, name: str) -> dict[str, Any]:
-    ensure_tables(archive)
     rows = list(archive.db.query("select * from collections where name = ?", [name]))
     if not rows:
         raise ArchiveError(f"no collection named {name!r} (see `ccnews collection list`)")
@@ -38,7 +19,6 @@ def get(archive: Archive, name: str) -> dict[str, Any]:
 
 
 def create(archive: Archive, name: str, query: str | None, filters: dict[str, Any], description: str | None) -> int:
-    ensure_tables(archive)
     if not name.strip():
         raise ArchiveError("a collection needs a name")
     if list(archive.db.query("select id from collections where name = ?", [name])):
@@ -98,7 +78,6 @@ def article_ids(archive: Archive, name: str) -> list[int]:
 
 
 def listing(archive: Archive) -> list[dict[str, Any]]:
-    ensure_tables(archive)
     return list(archive.db.query(
         "select c.name, c.description, c.query, c.updated, "
         "(select count(*) from collection_articles ca where ca.collection_id = c.id and ca.removed = 0) as articles "

@@ -61,21 +61,11 @@ def _bands(m: MinHash) -> list[tuple[int, str]]:
     ]
 
 
-def ensure_tables(archive: Archive) -> None:
-    db = archive.db
-    if "fingerprints" not in db.table_names():
-        with archive.transaction():
-            db["fingerprints"].create({"article_id": int, "content_hash": str, "minhash": bytes}, pk="article_id")
-            db["fingerprint_bands"].create({"band": int, "hash": str, "article_id": int}, pk=("band", "hash", "article_id"))
-            db["fingerprint_bands"].create_index(["article_id"])
-
-
 def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
     """Fingerprint articles that are new or changed and group them with their copies.
 
     Returns how many articles changed group.
     """
-    ensure_tables(archive)
     db = archive.db
     todo = [
         r for r in db.query(

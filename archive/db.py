@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from archive import schema
 from archive.errors import ArchiveError, ArchiveFull
+from archive.schema import ARTICLE_COLUMNS, PAGE_PROVENANCE, VERSION_FIELDS  # noqa: F401 - the archive's names
 from archive.urls import is_front_page, url_key
 
 
@@ -46,50 +48,9 @@ sqlite_utils = _import_sqlite_utils()
 DB_NAME = "archive.db"
 DATA_ENV = "CCNEWS_DATA"
 DEFAULT_DATA_DIR = "ccnews-data"
-SCHEMA_VERSION = 1
 # A crawl and a search may hold the file at once; wait this long for a lock before failing.
 BUSY_TIMEOUT_MS = 15_000
 
-ARTICLE_COLUMNS = {
-    "id": int,
-    "url": str,
-    "canonical_url": str,  # what the page's <link rel=canonical> says: a hint, not an identity
-    "canonical_key": str,  # its url_key, where it names another page than the front page
-    "url_key": str,
-    "source": str,
-    "title": str,
-    "text": str,
-    "authors": str,  # JSON list
-    "published": str,  # ISO 8601 with offset
-    "modified": str,
-    "language": str,
-    "description": str,
-    "image": str,
-    "tags": str,  # JSON list
-    "word_count": int,
-    "pages": int,
-    "fetched_at": str,
-    "first_seen": str,
-    "updated_at": str,
-    "content_hash": str,
-    "etag": str,
-    "last_modified": str,
-    "cities": str,  # JSON list of member cities mentioned
-    "fields": str,  # JSON list of creative fields
-    "network": str,  # JSON list of network terms found
-    "relevance": float,  # 0..1: how much the article is about creative-city work
-    "group_id": int,  # syndication group: the id of the group's first article
-    "indexed": int,  # 0 while the search index lags behind this row
-    "origin": str,  # where the newest capture came from: "live" or "web-archive"
-    "date_source": str,  # where `published` came from: "page", "listing" or "capture" (an upper bound)
-}
-# Where a raw page came from: a live fetch, or a web archive's capture (and which, when, where).
-PAGE_PROVENANCE = {"origin": str, "archive": str, "capture_time": str, "replay_url": str}
-
-
-# What an earlier capture of an article keeps beside its raw pages.
-VERSION_FIELDS = ("url", "canonical_url", "title", "text", "authors", "published", "modified", "language",
-                  "description", "word_count", "pages", "content_hash", "etag", "last_modified")
 # Two captures reached through a canonical link are one article when their texts share this much.
 SAME_TEXT = 0.5
 
@@ -155,9 +116,9 @@ class Archive:
             self.db = sqlite_utils.Database(conn)
             if create:
                 self.db.enable_wal()
-                self._ensure_schema()
             elif "articles" not in self.db.table_names():
                 raise ArchiveError(f"{self.path} is not a ccnews archive")
+            self._ensure_schema()
         except sqlite3.DatabaseError as exc:
             raise archive_error(exc, self.path) from exc
         except OSError as exc:
@@ -205,103 +166,15 @@ class Archive:
     # -- schema -----------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
-        db = self.db
-        with self.transaction():
-            if "sources" not in db.table_names():
-                db["sources"].create(
-                    {
-                        "id": str, "name": str, "homepage": str, "language": str, "country": str,
-                        "city": str, "timezone": str, "feeds": str, "sitemaps": str,
-                        "listings": str, "article_pattern": str, "delay": float, "updated": str,
-                    },
-                    pk="id",
-                )
-            if "articles" not in db.table_names():
-                db["articles"].create(ARTICLE_COLUMNS, pk="id", not_null={"url", "url_key", "source"})
-                db["articles"].create_index(["url_key"], unique=True)
-                db["articles"].create_index(["source", "published"])
-                db["articles"].create_index(["published"])
-                db["articles"].create_index(["indexed"])
-            if "article_urls" not in db.table_names():
-                # Every URL an article was reached by, so a second URL finds the same record.
-                db["article_urls"].create(
-                    {"url_key": str, "article_id": int, "url": str, "first_seen": str},
-                    pk="url_key",
-                    foreign_keys=[("article_id", "articles", "id")],
-                )
-                db["article_urls"].create_index(["article_id"])
-            if "raw_pages" not in db.table_names():
-                db["raw_pages"].create(
-                    {
-                        "id": int, "article_id": int, "page_no": int, "url": str, "status": int,
-                        "content_type": str, "encoding": str, "headers": str, "fetched_at": str,
-                        "size": int, "body": bytes,  # zlib-compressed bytes as received
-                    },
-                    pk="id",
-                    foreign_keys=[("article_id", "articles", "id")],
-                )
-                db["raw_pages"].create_index(["article_id", "page_no"], unique=True)
-            for table in ("raw_pages", "version_pages"):
-                if table in db.table_names():
-                    for column, kind in PAGE_PROVENANCE.items():
-                        if column not in db[table].columns_dict:
-                            db[table].add_column(column, kind)
-            if "crawl_runs" not in db.table_names():
-                db["crawl_runs"].create(
-                    {
-                        "id": int, "source": str, "started": str, "finished": str,
-                        "finish_reason": str, "pages_fetched": int, "articles_new": int,
-                        "articles_updated": int, "articles_unchanged": int,
-                        "articles_skipped": int, "skipped": str, "errors": int, "stats": str,
-                    },
-                    pk="id",
-                )
-                db["crawl_runs"].create_index(["source", "started"])
-            for column, kind in {"outcome": str, "job": str, "pid": int, "host": str}.items():
-                if column not in db["crawl_runs"].columns_dict:
-                    db["crawl_runs"].add_column(column, kind)
-            missing = {c: t for c, t in ARTICLE_COLUMNS.items() if c not in db["articles"].columns_dict}
-            for column, kind in missing.items():  # archives made by an earlier ccnews
-                db["articles"].add_column(column, kind)
-            if "article_tags" not in db.table_names():
-                # One row per city, field or network term of an article, for SQL filters.
-                db["article_tags"].create(
-                    {"article_id": int, "kind": str, "value": str, "score": float},
-                    pk=("article_id", "kind", "value"),
-                    foreign_keys=[("article_id", "articles", "id")],
-                )
-                db["article_tags"].create_index(["kind", "value"])
-            if "skipped_urls" not in db.table_names():
-                # Pages fetched once and judged not worth keeping (keep = "relevant"): not fetched again.
-                db["skipped_urls"].create(
-                    {"url_key": str, "source": str, "url": str, "reason": str, "relevance": float, "first_seen": str},
-                    pk="url_key",
-                )
-                db["skipped_urls"].create_index(["source"])
-            if "meta" not in db.table_names():
-                db["meta"].create({"key": str, "value": str}, pk="key")
-                db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
-            # Listing a search hit's copies looks its group up (archives made before had none).
-            db["articles"].create_index(["group_id"], if_not_exists=True)
-            db["articles"].create_index(["canonical_key"], if_not_exists=True)
-            db["articles"].create_index(["source", "title"], if_not_exists=True)
-            if "article_versions" not in db.table_names():
-                # Earlier captures of an article: what it said before the outlet changed it.
-                db["article_versions"].create(
-                    {"id": int, "article_id": int, "captured_at": str, "superseded_at": str,
-                     **{k: ARTICLE_COLUMNS[k] for k in VERSION_FIELDS}},
-                    pk="id",
-                    foreign_keys=[("article_id", "articles", "id")],
-                )
-                db["article_versions"].create_index(["article_id"])
-                db["version_pages"].create(
-                    {"id": int, "version_id": int, "page_no": int, "url": str, "status": int,
-                     "content_type": str, "encoding": str, "headers": str, "fetched_at": str,
-                     "size": int, "body": bytes, **PAGE_PROVENANCE},
-                    pk="id",
-                    foreign_keys=[("version_id", "article_versions", "id")],
-                )
-                db["version_pages"].create_index(["version_id", "page_no"], unique=True)
+        """Bring the file to this ccnews's schema: the pending named migrations (archive/schema.py),
+        applied under the write lock, which also makes a second process wait rather than repeat them."""
+        newer = schema.newer_than_this(self.db)
+        if newer:
+            raise ArchiveError(f"{self.path} was written by a newer ccnews (it has the change {newer[-1]!r}): "
+                               "upgrade ccnews to use it")
+        if schema.MIGRATIONS.pending(self.db):
+            with self.transaction():
+                schema.upgrade(self.db)
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -317,11 +190,25 @@ class Archive:
                     "sitemaps": json.dumps(s.get("sitemaps") or []),
                     "listings": json.dumps(s.get("listings") or []),
                     "article_pattern": s.get("article_pattern"), "delay": s.get("delay"),
-                    "updated": now_iso(),
+                    "settings": json.dumps(s, ensure_ascii=False, default=str), "updated": now_iso(),
                 }
             )
         with self.transaction():
             self.db["sources"].upsert_all(rows, pk="id")
+
+    def source_settings(self) -> dict[str, dict[str, Any]]:
+        """Each archived source's registry entry as it was last crawled with (older archives kept
+        only some of its fields: those are given)."""
+        out = {}
+        for row in self.db.query("select * from sources"):
+            if row.get("settings"):
+                out[row["id"]] = json.loads(row["settings"])
+                continue
+            entry = {k: row[k] for k in ("id", "name", "homepage", "language", "country", "city", "timezone",
+                                         "article_pattern") if row.get(k) is not None}
+            entry.update({k: json.loads(row[k] or "[]") for k in ("feeds", "sitemaps", "listings")})
+            out[row["id"]] = entry
+        return out
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -529,11 +416,9 @@ class Archive:
         record["urls"] = [r["url"] for r in self.db.query(
             "select url from article_urls where article_id = ? order by first_seen", [article_id])]
         record["copies"] = copies_of_many(self, [article_id])[article_id]
-        record["collections"] = []
-        if "collection_articles" in self.db.table_names():
-            record["collections"] = [r["name"] for r in self.db.query(
-                "select c.name from collection_articles ca join collections c on c.id = ca.collection_id "
-                "where ca.article_id = ? and not coalesce(ca.removed, 0) order by c.name", [article_id])]
+        record["collections"] = [r["name"] for r in self.db.query(
+            "select c.name from collection_articles ca join collections c on c.id = ca.collection_id "
+            "where ca.article_id = ? and not coalesce(ca.removed, 0) order by c.name", [article_id])]
         record["n_versions"] = self.db.execute(
             "select count(*) from article_versions where article_id = ?", [article_id]).fetchone()[0]
         if versions:
@@ -639,13 +524,6 @@ class Archive:
         return self.db.execute("select count(*) from articles where indexed = 0").fetchone()[0]
 
     # -- imports of WARC files ---------------------------------------------------------------
-
-    def ensure_import_table(self) -> None:
-        if "imports" not in self.db.table_names():
-            with self.transaction():
-                # How far each file (path, size and mtime) was imported: a JSON position.
-                self.db["imports"].create({"key": str, "name": str, "position": str, "done": int, "updated": str},
-                                          pk="key")
 
     def import_state(self, key: str) -> dict[str, Any] | None:
         rows = list(self.db.query("select * from imports where key = ?", [key]))

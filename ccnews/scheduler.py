@@ -174,9 +174,7 @@ def start_first_backfills(archive: Archive, data_dir: Path, registry: dict[str, 
                           sources_file: Path | None) -> list[dict[str, Any]]:
     """A backfill from `backfill_since` for each source that has one and was never backfilled:
     once per source, never repeated (a failed one is for the user to run again)."""
-    from crawler.backfill import ensure_tables
 
-    ensure_tables(archive)
     done = {r["source"] for r in archive.db.query("select distinct source from backfills")}
     started = []
     for src in registry.values():

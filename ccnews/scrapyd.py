@@ -50,14 +50,6 @@ def _request(url: str, data: dict[str, Any] | list[tuple[str, str]] | None = Non
     return answer
 
 
-def _ensure_table(archive: Archive) -> None:
-    if "scrapyd_jobs" not in archive.db.table_names():
-        with archive.transaction():
-            archive.db["scrapyd_jobs"].create(
-                {"job": str, "source": str, "daemon": str, "submitted": str}, pk="job")
-            archive.db["scrapyd_jobs"].create_index(["source"])
-
-
 def list_jobs(daemon: str) -> dict[str, list[dict[str, Any]]]:
     return _request(f"{daemon}/listjobs.json?project={PROJECT}")
 
@@ -66,7 +58,6 @@ def submit_due(archive: Archive, data_dir: Path, sources: list[str], daemons: li
                sources_file: Path | None) -> list[dict[str, Any]]:
     """Submit each source unless a job of it is pending or running on any daemon; spread the jobs
     over the daemons, least busy first. Returns what was submitted."""
-    _ensure_table(archive)
     ours = {r["job"]: r["source"] for r in archive.db.query("select job, source from scrapyd_jobs")}
     load: dict[str, int] = {}
     busy: set[str] = set()

@@ -28,6 +28,7 @@ from archive import Archive, url_key
 from archive.db import now_iso
 from archive.errors import CcnewsError
 from crawler.registry import Source
+from crawler.settings import CCNEWS_MIN_WORDS as MIN_WORDS
 from crawler.webarchive import Capture, CaptureImporter, Limits, SourceMap, _iso
 
 logger = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class Progress:
 
 
 def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str], endpoint: ArchiveEndpoint,
-             since: date, until: date, *, refetch: bool = False, processes: int = -1, min_words: int = 40,
+             since: date, until: date, *, refetch: bool = False, processes: int = -1, min_words: int = MIN_WORDS,
              progress: Callable[[str, Progress, int], None] | None = None) -> dict[str, Counter]:
     """Backfill each source from the web archive; returns counts per source.
 
@@ -311,7 +312,6 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
     """
     import os
 
-    ensure_tables(archive)
     client = Client(endpoint)
     limits = Limits(since=datetime.combine(since, datetime.min.time(), timezone.utc),
                     until=datetime.combine(until, datetime.max.time(), timezone.utc), min_words=min_words)
@@ -391,20 +391,6 @@ def _hosts(src: Source) -> list[str]:
 # -- bookkeeping -----------------------------------------------------------------------------------
 
 
-def ensure_tables(archive: Archive) -> None:
-    db = archive.db
-    if "backfills" in db.table_names():
-        return
-    with archive.transaction():
-        db["backfills"].create({"id": int, "source": str, "archive": str, "since": str, "until": str, "started": str,
-                                "finished": str, "outcome": str, "counts": str}, pk="id")
-        db["backfills"].create_index(["source"])
-        # Every capture fetched (or judged not worth fetching again), so a resumed backfill never
-        # fetches one twice.
-        db["backfill_captures"].create({"archive": str, "url_key": str, "timestamp": str, "done": str},
-                                       pk=("archive", "url_key", "timestamp"))
-
-
 def _start(archive: Archive, sid: str, endpoint: ArchiveEndpoint, since: date, until: date) -> int:
     with archive.transaction():
         return archive.db["backfills"].insert({"source": sid, "archive": endpoint.name, "since": since.isoformat(),
@@ -435,7 +421,5 @@ def _tried(archive: Archive, name: str) -> set[tuple[str, str]]:
 
 def last_backfills(archive: Archive) -> dict[str, dict[str, Any]]:
     """The latest backfill of every source (the scheduler runs one only for a source never done)."""
-    if "backfills" not in archive.db.table_names():
-        return {}
     return {r["source"]: r for r in archive.db.query(
         "select * from backfills where id in (select max(id) from backfills where outcome = 'ok' group by source)")}

@@ -26,6 +26,7 @@ from archive import Archive, url_key
 from archive.errors import CcnewsError
 from crawler.dates import parse_date
 from crawler.registry import Source
+from crawler.settings import CCNEWS_MIN_WORDS as MIN_WORDS
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def _iso(stamp: str) -> str:
 class Limits:
     since: datetime | None = None  # publication date bounds (aware)
     until: datetime | None = None
-    min_words: int = 40
+    min_words: int = MIN_WORDS
 
 
 def decode(capture: Capture) -> tuple[str, str]:
@@ -412,7 +413,6 @@ def import_files(archive: Archive, registry: dict[str, Source], paths: list[Path
     smap = SourceMap(registry, source)
     if processes < 0:
         processes = os.cpu_count() or 1
-    archive.ensure_import_table()
     state: dict[str, Any] = {}
 
     def done(token: Any) -> None:

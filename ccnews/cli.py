@@ -25,6 +25,7 @@ from archive.errors import CcnewsError
 from crawler.registry import RegistryError
 from ccnews import __version__
 from ccnews.render import Column, output_options, print_rows
+from ccnews.render import progress as _progress_bar
 from crawler.registry import ENV_VAR as SOURCES_ENV
 from crawler.registry import load_registry
 
@@ -490,7 +491,8 @@ def _hit_dict(h) -> dict[str, Any]:
               help="Order of the articles (default: relevance with a QUERY, else newest first).")
 @click.option("--limit", type=click.IntRange(1), metavar="N", help="At most N articles (the first N in --sort order).")
 @click.option("--all-copies", is_flag=True,
-              help="Every syndicated copy as its own article (by default a story is exported once, as in search).")
+              help="Every syndicated copy as its own article (by default a story is exported once, as in search; "
+              "a WARC export always holds every capture).")
 @data_dir_option
 def export(query, filters, fmt, output, no_text, keep_formulas, origin, sort, limit, all_copies, data_dir):
     """Export articles (all, or those matching QUERY) as CSV, JSON, NDJSON or WARC.
@@ -518,9 +520,9 @@ def export(query, filters, fmt, output, no_text, keep_formulas, origin, sort, li
             min_relevance=filters.min_relevance,
             since=to_utc_text(filters.since) if filters.since else None,
             until=to_utc_text(filters.until) if filters.until else None, origin=origin,
-            order=order, limit=limit if all_copies else None,
+            order=order, limit=limit if all_copies or fmt == "warc" else None,
         )
-        if not all_copies:
+        if not all_copies and fmt != "warc":
             rows = _one_per_story(rows, limit)
         if fmt == "warc":
             n = _write_warc(archive, [r["id"] for r in rows], output)
@@ -602,7 +604,8 @@ def _rows_to(fh, rows, fmt: str, formulas: bool) -> int:
 @cli.command()
 @click.argument("query", nargs=-1)
 @filter_options
-@click.option("--by", "by", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True)
+@click.option("--by", "by", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True,
+              help="The period each count covers.")
 @click.option("--by-source", is_flag=True, help="One series per source.")
 @click.option("--stories", is_flag=True, help="Count a syndicated story once, not once per copy.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the counts as CSV.")
@@ -783,7 +786,8 @@ def collection_show(name, fmt, data_dir):
 
 @collection.command("export")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True,
+              help="CSV for spreadsheets, JSON or NDJSON (one article per line) for programs.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
 @click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
@@ -1057,7 +1061,8 @@ def retag(data_dir):
 
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
-        counts = retag_archive(archive)
+        with _progress_bar("retagging", err) as tick:
+            counts = retag_archive(archive, progress=tick)
         regrouped = group_copies(archive)
         indexed = sync(archive, data)
     err.print(f"retagged {counts['changed']} changed, {counts['unchanged']} unchanged; "
@@ -1091,29 +1096,47 @@ def reindex(verify, data_dir):
                       f"to be indexed; indexed {found['indexed']}" + ("" if found["missing"] or found["extra"] else
                                                                        "; the index matches the archive"))
             return
-        n = rebuild(archive, data)
+        with _progress_bar("indexing", err, archive.count_articles()) as tick:
+            n = rebuild(archive, data, progress=tick)
     err.print(f"indexed {n} article(s)")
 
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="ID", help="Only this source (repeatable).")
+@click.option("--min-words", type=click.IntRange(1), default=None, metavar="N",
+              help="Shorter bodies are not articles (default: the crawl's CCNEWS_MIN_WORDS); they stay archived.")
 @data_dir_option
 @sources_option
-def reextract(sources, data_dir, sources_file):
+def reextract(sources, min_words, data_dir, sources_file):
     """Re-run extraction on the archived raw pages, without fetching again.
+
+    Each source is read with its registry entry, or, when the registry no longer has it, with the
+    settings the archive kept from its last crawl (timezone, language, extraction hints).
 
     \b
     Example:
         ccnews reextract --source radar-pekalongan
     """
     from archive.copies import group_copies
+    from crawler.extract import MIN_WORDS
     from crawler.reextract import reextract as run
+    from crawler.reextract import sources_for
     from indexer import sync
 
     registry = load_registry(sources_file)
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
-        counts = run(archive, registry, list(sources) or None)
+        known, unknown = sources_for(archive, registry)
+        for sid in sources:
+            if sid not in known and sid not in unknown:
+                raise OptionProblem("--source", f"the archive holds no article of {sid!r} "
+                                                f"(it holds: {', '.join(sorted([*known, *unknown]))})")
+        for sid in unknown:
+            if not sources or sid in sources:
+                err.print(f"{sid}: in neither the registry nor the archive's sources: its dates are read as UTC")
+        todo = archive.count_articles() if not sources else None
+        with _progress_bar("re-extracting", err, todo) as tick:
+            counts = run(archive, registry, list(sources) or None, progress=tick, min_words=min_words or MIN_WORDS)
         group_copies(archive)
         indexed = sync(archive, data)
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no articles"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +95,38 @@ def print_rows(rows: Sequence[dict[str, Any]], columns: Iterable[Column], fmt: s
     for r in rows:
         table.add_row(*(_table_cell(r.get(c.key), c) for c in columns))
     (console or Console(highlight=False)).print(table)
+
+
+@contextmanager
+def progress(label: str, console: Console, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A `tick(done, total=None)` for long work: a live bar with rate and time left on a terminal
+    (rich.progress), else a line every ten seconds (logs, cron), and none for quick work."""
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+        from rich.progress import TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+
+            def tick(done: int, of: int | None = None) -> None:
+                bar.update(task, completed=done, total=of if of is not None else total)
+
+            yield tick
+        return
+    start = last = time.monotonic()
+    every = 10.0
+
+    def tick(done: int, of: int | None = None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < every or not done:
+            return
+        last = now
+        rate = done / (now - start)
+        of = of if of is not None else total
+        left = f", about {(of - done) / rate:.0f} s left" if of and rate else ""
+        console.print(f"{label}: {done}" + (f" of {of}" if of else "") + f" ({rate:.0f}/s{left})")
+
+    yield tick

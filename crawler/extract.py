@@ -16,7 +16,7 @@ from trafilatura.utils import load_html
 
 from crawler.dates import iso, parse_date
 
-MIN_WORDS = 40
+from crawler.settings import CCNEWS_MIN_WORDS as MIN_WORDS  # noqa: E402 - the one definition
 # A "body" whose words are mostly the texts of the page's own links is a listing, not an article.
 LISTING_LINK_SHARE = 0.5
 # Thai runs words together; this many Thai characters count as one word (typical word length).

@@ -6,9 +6,26 @@ from collections import Counter
 from collections.abc import Callable
 
 from archive import Archive
-from crawler.extract import NotAnArticle, Page, extract_article
-from crawler.registry import Source
+from crawler.extract import MIN_WORDS, NotAnArticle, Page, extract_article
+from crawler.registry import RegistryError, Source, parse_source
 from crawler.tagging import tag
+
+
+def sources_for(archive: Archive, registry: dict[str, Source]) -> tuple[dict[str, Source], list[str]]:
+    """The settings to re-extract each archived source with: the registry's entry, else the one the
+    archive kept from its last crawl (timezone, language, hints). Also the ids known to neither."""
+    out: dict[str, Source] = {}
+    unknown = []
+    kept = archive.source_settings()
+    for sid in archive.known_values()["sources"]:
+        if sid in registry:
+            out[sid] = registry[sid]
+            continue
+        try:
+            out[sid] = parse_source({k: v for k, v in kept.get(sid, {}).items() if v is not None}, f"archived source {sid}")
+        except RegistryError:
+            unknown.append(sid)
+    return out, sorted(unknown)
 
 
 def reextract(
@@ -16,8 +33,11 @@ def reextract(
     registry: dict[str, Source],
     sources: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    min_words: int = MIN_WORDS,
 ) -> Counter:
-    """Re-run extraction on every archived article (of `sources`); returns outcome counts."""
+    """Re-run extraction on every archived article (of `sources`) with the settings of
+    `sources_for`; returns outcome counts. A source known to neither is read as UTC."""
+    registry, _unknown = sources_for(archive, registry)
     counts: Counter = Counter()
     ids = [
         r["id"]
@@ -33,7 +53,7 @@ def reextract(
         texts = [Page(p["url"], p["body"].decode(p["encoding"] or "utf-8", errors="replace")) for p in pages]
         try:
             fields = extract_article(texts, timezone=src.timezone if src else "UTC",
-                                     language=src.language if src else None,
+                                     language=src.language if src else None, min_words=min_words,
                                      hints=src.extract if src else None, source_id=src.id if src else None)
         except NotAnArticle as exc:
             # Kept as archived: an extractor change must never delete what was collected.

@@ -31,8 +31,12 @@ def test_sources_check_probes_without_writing(sites, tmp_path):
     result = run_ccnews("sources", "check", "warta-uji", "kota-uji", "-s", "AUTOTHROTTLE_START_DELAY=0.01",
                         registry=sites.registry, data_dir=tmp_path / "untouched")
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = {l.split()[1]: l for l in result.stdout.splitlines() if "-uji" in l}
-    assert "yes" in lines["warta-uji"] and "yes" in lines["kota-uji"]
+    # Piped: tab-separated, one line per URL asked, with a header.
+    header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
+    rows = [dict(zip(header, r, strict=True)) for r in rows]
+    assert {r["source"] for r in rows} == {"warta-uji", "kota-uji"}
+    assert all(r["ok"] == "yes" for r in rows)
+    assert any(r["answer"] == "200" and int(r["entries"] or 0) > 0 for r in rows if r["source"] == "warta-uji")
     assert not (tmp_path / "untouched").exists()
 
 

@@ -25,10 +25,20 @@ def create(archive: Archive, name: str, query: str | None, filters: dict[str, An
         raise ArchiveError(f"a collection named {name!r} exists already (use `ccnews collection refresh {name}`)")
     stamp = now_iso()
     with archive.transaction():
-        return archive.db["collections"].insert(
-            {"name": name, "description": description, "query": query, "filters": json.dumps(filters, ensure_ascii=False),
-             "created": stamp, "updated": stamp}
-        ).last_pk
+        return (
+            archive.db["collections"]
+            .insert(
+                {
+                    "name": name,
+                    "description": description,
+                    "query": query,
+                    "filters": json.dumps(filters, ensure_ascii=False),
+                    "created": stamp,
+                    "updated": stamp,
+                }
+            )
+            .last_pk
+        )
 
 
 def add(archive: Archive, name: str, article_ids: list[int], how: str = "manual") -> int:

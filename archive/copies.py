@@ -129,7 +129,9 @@ def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
         db.execute("update articles set group_id = id where id = ? and group_id is null", [article_id])
         return 0
     marks = ",".join("?" * len(matches))
-    groups = {r["g"] for r in db.query(f"select coalesce(group_id, id) as g from articles where id in ({marks})", matches)}
+    groups = {
+        r["g"] for r in db.query(f"select coalesce(group_id, id) as g from articles where id in ({marks})", matches)
+    }
     if len(groups) == 1:
         # The common case: joining one existing group. Unless this article is older than the
         # group's original, it just joins; no need to read the whole group.
@@ -152,16 +154,22 @@ def _regroup(archive: Archive, article_id: int, matches: list[int]) -> int:
     members = {article_id, *matches}
     if matches:
         marks = ",".join("?" * len(matches))
-        groups = [r["group_id"] for r in db.query(f"select distinct group_id from articles where id in ({marks})", matches)
-                  if r["group_id"] is not None]
+        groups = [
+            r["group_id"]
+            for r in db.query(f"select distinct group_id from articles where id in ({marks})", matches)
+            if r["group_id"] is not None
+        ]
         if groups:
             gmarks = ",".join("?" * len(groups))
             members |= {r["id"] for r in db.query(f"select id from articles where group_id in ({gmarks})", groups)}
     marks = ",".join("?" * len(members))
-    rows = list(db.query(
-        f"select id, group_id, coalesce(datetime(published), datetime(first_seen)) as t from articles where id in ({marks})",
-        list(members),
-    ))
+    rows = list(
+        db.query(
+            "select id, group_id, coalesce(datetime(published), datetime(first_seen)) as t from articles "
+            f"where id in ({marks})",
+            list(members),
+        )
+    )
     leader = min(rows, key=lambda r: (r["t"] or "9999", r["id"]))["id"]
     changed = 0
     for r in rows:

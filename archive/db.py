@@ -11,7 +11,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ def resolve_data_dir(value: str | Path | None = None) -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def content_hash(title: str | None, text: str | None) -> str:
@@ -83,7 +83,9 @@ def same_article(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if not wa or not wb:
         return False
     overlap = len(wa & wb) / len(wa | wb)
-    same_title = " ".join((a.get("title") or "").casefold().split()) == " ".join((b.get("title") or "").casefold().split())
+    same_title = " ".join((a.get("title") or "").casefold().split()) == " ".join(
+        (b.get("title") or "").casefold().split()
+    )
     return overlap >= (SAME_TEXT if same_title else 0.8)
 
 
@@ -256,8 +258,13 @@ class Archive:
             **({"indexed": 0} if reindex else {}),
         })
         self.db.execute("delete from article_tags where article_id = ?", [article_id])
-        rows = [{"article_id": article_id, "kind": "city", "value": c["city"], "score": c["score"]} for c in tags["cities"]]
-        rows += [{"article_id": article_id, "kind": "field", "value": f["field"], "score": f["score"]} for f in tags["fields"]]
+        rows = [
+            {"article_id": article_id, "kind": "city", "value": c["city"], "score": c["score"]} for c in tags["cities"]
+        ]
+        rows += [
+            {"article_id": article_id, "kind": "field", "value": f["field"], "score": f["score"]}
+            for f in tags["fields"]
+        ]
         rows += [{"article_id": article_id, "kind": "network", "value": t, "score": 1.0} for t in tags["network"]]
         self.db["article_tags"].insert_all(rows, ignore=True)
 
@@ -486,7 +493,9 @@ class Archive:
         """The sources and languages the archive holds articles of (to tell a typo from nothing)."""
         return {
             "sources": {r[0] for r in self.db.execute("select distinct source from articles")},
-            "languages": {r[0] for r in self.db.execute("select distinct language from articles where language is not null")},
+            "languages": {
+                r[0] for r in self.db.execute("select distinct language from articles where language is not null")
+            },
         }
 
     def count_articles(self) -> int:
@@ -627,7 +636,8 @@ class Archive:
         for kind, values in (("city", cities), ("field", fields)):
             if values:
                 clauses.append(
-                    f"a.id in (select article_id from article_tags where kind = '{kind}' and value in ({','.join('?' * len(values))}))"
+                    f"a.id in (select article_id from article_tags where kind = '{kind}' "
+                    f"and value in ({','.join('?' * len(values))}))"
                 )
                 params += list(values)
         if min_relevance is not None:

@@ -51,7 +51,9 @@ def cities() -> tuple[City, ...]:
 @lru_cache(maxsize=1)
 def terms() -> tuple[Term, ...]:
     rows = _rows("terms.csv") + _rows("extra_terms.csv")
-    return tuple(Term(r["term"].strip(), r["language"].strip(), r["meaning"].strip(), r["source"].strip()) for r in rows)
+    return tuple(
+        Term(r["term"].strip(), r["language"].strip(), r["meaning"].strip(), r["source"].strip()) for r in rows
+    )
 
 
 @lru_cache(maxsize=1)

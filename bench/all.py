@@ -52,12 +52,20 @@ def main() -> None:
     figures["pipeline_real"] = p
     n = newsplease.measure(np_pages)
     figures["newsplease"] = n
-    rows.append((f"pipeline, {real:,} real pages", f"{p['pipeline pages/s']} pages/s",
-                 f"trafilatura alone {p['trafilatura alone pages/s']} pages/s", f"{p['ratio pipeline / trafilatura']}x"))
+    rows.append(
+        (
+            f"pipeline, {real:,} real pages",
+            f"{p['pipeline pages/s']} pages/s",
+            f"trafilatura alone {p['trafilatura alone pages/s']} pages/s",
+            f"{p['ratio pipeline / trafilatura']}x",
+        )
+    )
     rows.append((f"news-please, first {np_pages:,} URLs of the site", f"{p['pipeline pages/s']} pages/s (ccnews)",
                  f"news-please {n['news-please pages/s']} pages/s",
                  f"{p['pipeline pages/s'] / max(n['news-please pages/s'], 0.01):.1f}x"))
-    rows.append((f"memory, {real:,}-page crawl", _memory(p), f"news-please peak {n['news-please peak MB']} MB (RSS)", ""))
+    rows.append(
+        (f"memory, {real:,}-page crawl", _memory(p), f"news-please peak {n['news-please peak MB']} MB (RSS)", "")
+    )
 
     for size in sizes:
         keep = Path(args.keep) / f"search-{size}" if args.keep else None
@@ -81,8 +89,14 @@ def main() -> None:
     figures["pipeline_generated"] = m
     rows.append((f"memory, {crawl_pages:,}-page crawl", _memory(m),
                  f"tree RSS at 25/50/75/100%: {m['MB at 25/50/75/100% of the crawl']} MB", ""))
-    rows.append((f"pipeline, {crawl_pages:,} generated pages", f"{m['pipeline pages/s']} pages/s",
-                 f"trafilatura alone {m['trafilatura alone pages/s']} pages/s", f"{m['ratio pipeline / trafilatura']}x"))
+    rows.append(
+        (
+            f"pipeline, {crawl_pages:,} generated pages",
+            f"{m['pipeline pages/s']} pages/s",
+            f"trafilatura alone {m['trafilatura alone pages/s']} pages/s",
+            f"{m['ratio pipeline / trafilatura']}x",
+        )
+    )
 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     head = ("figure", "ccnews", "reference (same run)", "ratio")
@@ -96,8 +110,11 @@ def main() -> None:
 
 
 def _memory(p: dict) -> str:
-    return (f"peak: largest process {p['peak MB, largest process']} MB; tree {p['peak MB, whole process tree (RSS)']} MB RSS, "
-            f"{p['peak MB, whole process tree (PSS)']} MB PSS")
+    return (
+        f"peak: largest process {p['peak MB, largest process']} MB; "
+        f"tree {p['peak MB, whole process tree (RSS)']} MB RSS, "
+        f"{p['peak MB, whole process tree (PSS)']} MB PSS"
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ def measure(corpus: Path | None = None) -> dict:
         entries = [json.loads(line) for line in manifest.read_text("utf-8").splitlines()]
     t0 = time.perf_counter()
     sigs = [(e["file"], s) for e, s in ((e, signature(e["body_text"])) for e in entries) if s is not None]
-    merged = [tuple(sorted((fa, fb))) for (fa, a), (fb, b) in itertools.combinations(sigs, 2) if a.jaccard(b) >= THRESHOLD]
+    merged = [
+        tuple(sorted((fa, fb))) for (fa, a), (fb, b) in itertools.combinations(sigs, 2) if a.jaccard(b) >= THRESHOLD
+    ]
     merges = len([m for m in merged if m not in known])
     return {
         "threshold": THRESHOLD,

@@ -57,9 +57,16 @@ def build_warc(corpus: Path, out: Path, copies: int) -> tuple[int, list[Path]]:
                 http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
                                         protocol="HTTP/1.1")
                 url = f"http://bench.test/{copy}/{i}/page"
-                writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                                              http_headers=http,
-                                                              warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"}))
+                writer.write_record(
+                    writer.create_warc_record(
+                        url,
+                        "response",
+                        payload=io.BytesIO(body),
+                        length=len(body),
+                        http_headers=http,
+                        warc_headers_dict={"WARC-Date": "2024-05-01T00:00:00Z"},
+                    )
+                )
                 n += 1
     return n, files
 

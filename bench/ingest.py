@@ -34,7 +34,6 @@ def free_port() -> int:
 
 def push(url: str, n: int, similar: bool) -> None:
     import redis
-
     from test_redis import push_items
 
     if not similar:
@@ -47,19 +46,33 @@ def push(url: str, n: int, similar: bool) -> None:
     pipe = client.pipeline()
     for i in range(n):
         text = f"Pemerintah kota menggelar festival batik tahunan di alun-alun dengan ratusan perajin. Nomor {i}."
-        item = ArticleItem(source="bench", url=f"http://127.0.0.1:1/s/{i}", pages=[{"url": f"http://127.0.0.1:1/s/{i}",
-                           "body": text.encode(), "encoding": "utf-8", "headers": {}}], fetched_at="2026-01-01T00:00:00+00:00",
-                           article={"url": f"http://127.0.0.1:1/s/{i}", "title": f"S {i}", "text": text,
-                                    "published": "2025-01-01T10:00:00+07:00", "language": "id", "pages": 1},
-                           tags={"cities": [], "fields": [], "network": [], "relevance": 0.0})
+        item = ArticleItem(
+            source="bench",
+            url=f"http://127.0.0.1:1/s/{i}",
+            pages=[{"url": f"http://127.0.0.1:1/s/{i}", "body": text.encode(), "encoding": "utf-8", "headers": {}}],
+            fetched_at="2026-01-01T00:00:00+00:00",
+            article={
+                "url": f"http://127.0.0.1:1/s/{i}",
+                "title": f"S {i}",
+                "text": text,
+                "published": "2025-01-01T10:00:00+07:00",
+                "language": "id",
+                "pages": 1,
+            },
+            tags={"cities": [], "fields": [], "network": [], "relevance": 0.0},
+        )
         pipe.rpush(ITEMS_KEY, serialize_item(item))
     pipe.execute()
 
 
 def drain(url: str, data: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ccnews", "ingest", "--redis", url, "--data-dir", str(data), "--idle-exit", "1"],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ccnews", "ingest", "--redis", url, "--data-dir", str(data), "--idle-exit", "1"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0 - 1.0  # less the idle second it waits before exiting
 
 
@@ -71,7 +84,9 @@ def tick_time(n_sources: int, work: Path) -> float:
     data = work / "tick"
     env = {**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(reg)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ccnews", "schedule", "tick"], cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ccnews", "schedule", "tick"], cwd=REPO, env=env, check=True, capture_output=True
+    )
     elapsed = time.perf_counter() - t0
     time.sleep(15)  # let the started crawls end before the folder goes
     return elapsed

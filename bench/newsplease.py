@@ -165,11 +165,18 @@ def crawl(site_root: Path, work: Path) -> tuple[float, int, float]:
         cfg_dir.mkdir()
         (cfg_dir / "config.cfg").write_text(CONFIG.format(work=cfg_dir), "utf-8")
         sitelist = cfg_dir / "sitelist.hjson"
-        sitelist.write_text(json.dumps({"base_urls": [{"url": "http://127.0.0.1/", "crawler": "SitemapCrawler"}]}), "utf-8")
+        sitelist.write_text(
+            json.dumps({"base_urls": [{"url": "http://127.0.0.1/", "crawler": "SitemapCrawler"}]}), "utf-8"
+        )
         log = open(work / "newsplease.log", "w+")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([str(python), "-c", LAUNCH, str(cfg_dir / "config.cfg"), str(sitelist), "0", "False", "False"],
-                                env={**os.environ, **OFFLINE_ENV}, stdout=log, stderr=subprocess.STDOUT, cwd=cfg_dir)
+        proc = subprocess.Popen(
+            [str(python), "-c", LAUNCH, str(cfg_dir / "config.cfg"), str(sitelist), "0", "False", "False"],
+            env={**os.environ, **OFFLINE_ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cfg_dir,
+        )
         sampler = MemorySampler(proc.pid)
         sampler.start()
         proc.wait()

@@ -75,7 +75,11 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
         e = entries[k % len(entries)]
         parts = urlsplit(strip_tracking(e["url"]))
         path = f"/c{k // len(entries)}/{parts.hostname}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
-        routes[path] = {"file": str((corpus / e["file"]).resolve()), "gunzip": True, "headers": {"Content-Type": "text/html"}}
+        routes[path] = {
+            "file": str((corpus / e["file"]).resolve()),
+            "gunzip": True,
+            "headers": {"Content-Type": "text/html"},
+        }
     sitemap_site(root, routes, list(routes))
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
 
@@ -127,8 +131,10 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
         reg = work / "sources.toml"
         reg.write_text(
             f'[[source]]\nid = "bench"\nname = "Bench"\nhomepage = "{server.base}/"\ntimezone = "Asia/Jakarta"\n'
-            f'sitemaps = ["{server.base}/sitemap.xml"]\ndelay = 0.0\n' + (f'article_pattern = "{pattern}"\n' if pattern else ""),
-            "utf-8")
+            f'sitemaps = ["{server.base}/sitemap.xml"]\ndelay = 0.0\n'
+            + (f'article_pattern = "{pattern}"\n' if pattern else ""),
+            "utf-8",
+        )
         env = {**os.environ, "CCNEWS_DATA": str(work / "data"), "CCNEWS_SOURCES": str(reg)}
         t0 = time.perf_counter()
         log = open(work / "crawl.log", "w+")

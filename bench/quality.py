@@ -9,7 +9,6 @@ alone on the same pages, and prints both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -160,10 +159,20 @@ def measure(corpus: Path = DEFAULT_CORPUS, reference: bool = True) -> dict:
         "date_same_day": sum(dated_hits) / max(1, dated),
         "body_f1_mean": statistics.fmean(bodies),
         "body_f1_median": statistics.median(bodies),
-        "body_f1_archived_mean": statistics.fmean([b for b, e in zip(bodies, entries) if e["file"] not in missing] or [0]),
+        "body_f1_archived_mean": statistics.fmean(
+            [b for b, e in zip(bodies, entries) if e["file"] not in missing] or [0]
+        ),
         "trafilatura_alone_f1_mean": statistics.fmean(ref_bodies) if ref_bodies else None,
-        "trafilatura_alone_date_same_day": (sum(bool(alone_dates.get(e["file"]) and same_day(alone_dates[e["file"]], e["publishing_date"]))
-                                                for e in entries if e["publishing_date"]) / max(1, dated)) if reference else None,
+        "trafilatura_alone_date_same_day": (
+            sum(
+                bool(alone_dates.get(e["file"]) and same_day(alone_dates[e["file"]], e["publishing_date"]))
+                for e in entries
+                if e["publishing_date"]
+            )
+            / max(1, dated)
+        )
+        if reference
+        else None,
         "crawl_seconds": elapsed,
     }
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,8 +117,8 @@ def run(data: Path, n: int, build_only: bool = False) -> dict | None:
     figures = build(data, n)
     if build_only:
         return None
-    since = datetime(2021, 1, 1, tzinfo=timezone.utc)
-    until = datetime(2021, 6, 30, tzinfo=timezone.utc)
+    since = datetime(2021, 1, 1, tzinfo=UTC)
+    until = datetime(2021, 6, 30, tzinfo=UTC)
     # Frequent words are the worst case: in this Zipf corpus they are in 88-100% of the articles,
     # so nearly every article is a match to score. Typical words are in 1-20%, as a place or a
     # craft is in a real archive.
@@ -173,7 +173,9 @@ def report(r: dict) -> None:
           f"FTS5 {r['fts_docs_s']:.0f} (bulk ratio {r['whoosh_docs_s'] / r['fts_docs_s']:.3f})")
     print(f"{'query':22} {'matches':>8} {'whoosh p50':>11} {'p95':>8} {'fts5 p50':>9} {'p95':>8} {'ratio p50':>10}")
     for name, share, w50, w95, f50, f95 in r["queries"]:
-        print(f"{name:22} {share:7.1%} {w50:9.1f}ms {w95:6.1f}ms {f50:7.1f}ms {f95:6.1f}ms {w50 / max(f50, 0.01):9.1f}x")
+        print(
+            f"{name:22} {share:7.1%} {w50:9.1f}ms {w95:6.1f}ms {f50:7.1f}ms {f95:6.1f}ms {w50 / max(f50, 0.01):9.1f}x"
+        )
     for word, seconds in r["whole_process_s"].items():
         print(f"`ccnews search {word}` whole process (start, open, query, print the table): median {seconds:.2f} s")
 

@@ -11,7 +11,7 @@ import re
 import sqlite3
 import sys
 import tempfile
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,11 @@ from rich.table import Table
 
 from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
-from crawler.registry import RegistryError
 from ccnews import __version__
 from ccnews.render import Column, output_options, print_rows
 from ccnews.render import progress as _progress_bar
 from crawler.registry import ENV_VAR as SOURCES_ENV
-from crawler.registry import load_registry
+from crawler.registry import RegistryError, load_registry
 
 # Piped output (files, grep) is not squeezed into 80 columns; a terminal keeps its own width.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
@@ -148,7 +147,7 @@ def _date_bound(value: str | None, end: bool, option: str | None = None) -> date
         return None
     option = option or ("--until" if end else "--since")
     v = " ".join(value.strip().lower().split())
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     ago = re.fullmatch(r"(\d{1,5}) days? ago", v)
     try:
         if v in ("today", "yesterday") or ago:
@@ -162,10 +161,10 @@ def _date_bound(value: str | None, end: bool, option: str | None = None) -> date
             first = last = date.fromisoformat(v)
         else:
             dt = datetime.fromisoformat(value.strip())
-            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise OptionProblem(option, f"{value!r} is not a date (use {DATE_FORMS})") from None
-    return datetime.combine(last, time.max, timezone.utc) if end else datetime.combine(first, time.min, timezone.utc)
+    return datetime.combine(last, time.max, UTC) if end else datetime.combine(first, time.min, UTC)
 
 
 def _date_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -198,10 +197,24 @@ def filter_options(f):
 
     @click.option("--source", "sources", multiple=True, metavar="ID", help="Only this source (repeatable).")
     @click.option("--since", metavar="DATE", help=f"Published on or after DATE ({DATE_FORMS}).")
-    @click.option("--until", metavar="DATE", help="Published on or before DATE (the same forms; 2016 means to its end).")
+    @click.option(
+        "--until", metavar="DATE", help="Published on or before DATE (the same forms; 2016 means to its end)."
+    )
     @click.option("--lang", metavar="CODE", help="Only articles detected in this language (id, th, en...).")
-    @click.option("--city", "cities", multiple=True, metavar="CITY", help="Only articles mentioning this member city (repeatable).")
-    @click.option("--field", "fields", multiple=True, metavar="FIELD", help="Only this creative field: crafts, design, film, gastronomy, literature, media-arts, music, architecture.")
+    @click.option(
+        "--city",
+        "cities",
+        multiple=True,
+        metavar="CITY",
+        help="Only articles mentioning this member city (repeatable).",
+    )
+    @click.option(
+        "--field",
+        "fields",
+        multiple=True,
+        metavar="FIELD",
+        help="Only this creative field: crafts, design, film, gastronomy, literature, media-arts, music, architecture.",
+    )
     @click.option("--relevant", is_flag=True, help="Only articles about creative-city work (relevance >= 0.5).")
     @functools.wraps(f)
     def wrapper(*args, sources, since, until, lang, cities, fields, relevant, **kwargs):
@@ -219,7 +232,11 @@ def filter_options(f):
         for value in fields:
             name = field_name(value)
             if name is None:
-                raise OptionProblem("--field", f"{value!r} is not a creative field (crafts, design, film, gastronomy, literature, media-arts, music, architecture)")
+                raise OptionProblem(
+                    "--field",
+                    f"{value!r} is not a creative field "
+                    "(crafts, design, film, gastronomy, literature, media-arts, music, architecture)",
+                )
             field_names.append(name)
         first, last = _date_range(since, until)
         filters = Filters(
@@ -253,12 +270,27 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @cli.command()
 @click.argument("source_ids", nargs=-1, metavar="SOURCE...")
 @click.option("--all", "all_sources", is_flag=True, help="Crawl every source in the registry.")
-@click.option("--since", metavar="DATE", help=f"Skip entries dated before DATE wherever a feed, sitemap or listing dates them ({DATE_FORMS}).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help=f"Skip entries dated before DATE wherever a feed, sitemap or listing dates them ({DATE_FORMS}).",
+)
 @click.option("--max-articles", type=click.IntRange(min=1), help="Stop each source after N articles.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting, as with `scrapy crawl -s`.")
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any Scrapy setting, as with `scrapy crawl -s`.",
+)
 @click.option("--no-index", is_flag=True, help="Do not update the search index at the end.")
-@click.option("--resume", is_flag=True, help="Go on after an interrupted crawl: archived articles (as always) and pages "
-              "already judged not to be articles are not fetched again.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Go on after an interrupted crawl: archived articles (as always) and pages "
+    "already judged not to be articles are not fetched again.",
+)
 @click.option("-v", "--verbose", count=True, help="Show Scrapy's log (-v info, -vv debug).")
 @data_dir_option
 @sources_option
@@ -302,7 +334,11 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
               # A worker of a shared crawl that found the queue already taken is idle, not failed.
               and not (shared and not sm.get("pages_fetched") and not sm.get("errors"))}
     for sid, sm in failed.items():
-        err.print(f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]", overflow="ignore", crop=False)
+        err.print(
+            f"[red]{sid} failed: {escape(sm.get('failure') or 'see `ccnews runs`')}[/red]",
+            overflow="ignore",
+            crop=False,
+        )
     if failed:
         sys.exit(1)
     if any(sm.get("outcome") == "interrupted" for sm in summaries.values()):
@@ -355,8 +391,12 @@ def _progress_printer():
 
     def show(snapshot: dict[str, dict[str, Any]]) -> None:
         for sid, st in snapshot.items():
-            row = (st.get("downloader/response_count", 0), st.get("ccnews/articles/new", 0),
-                   st.get("ccnews/articles/updated", 0), sum(v for k, v in st.items() if k.startswith("ccnews/skipped/")))
+            row = (
+                st.get("downloader/response_count", 0),
+                st.get("ccnews/articles/new", 0),
+                st.get("ccnews/articles/updated", 0),
+                sum(v for k, v in st.items() if k.startswith("ccnews/skipped/")),
+            )
             if row != last.get(sid) and st:
                 last[sid] = row
                 err.print(f"  {sid}: {row[0]} pages, {row[1]} new, {row[2]} updated, {row[3]} skipped")
@@ -482,7 +522,9 @@ def _hit_dict(h) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson", "warc"]), default="csv",
               show_default=True, help="warc: the archived raw pages as WARC/1.1 (with -o FILE.warc.gz), for pywb, "
               "other web-archive tools or `ccnews import`.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
 @click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
 @click.option("--origin", type=click.Choice(["live", "web-archive"]),
@@ -776,7 +818,10 @@ def collection_show(name, fmt, data_dir):
         return
     # The collection's own description goes to stderr: stdout stays one table (or TSV).
     err.print(f"[bold]{escape(coll['name'])}[/bold]: {escape(coll['description'] or '')}")
-    err.print(f"query: {escape(coll['query'] or '(none)')}  filters: {escape(json.dumps(coll['filters'], ensure_ascii=False))}")
+    err.print(
+        f"query: {escape(coll['query'] or '(none)')}  "
+        f"filters: {escape(json.dumps(coll['filters'], ensure_ascii=False))}"
+    )
     for r in rows:
         r["date"] = (r["published"] or "")[:10]
     print_rows(rows, [Column("id", kind="short"), Column("date", kind="short"), Column("source", kind="short"),
@@ -788,7 +833,9 @@ def collection_show(name, fmt, data_dir):
 @click.argument("name")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True,
               help="CSV for spreadsheets, JSON or NDJSON (one article per line) for programs.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @click.option("--no-text", is_flag=True, help="Leave out article bodies.")
 @click.option("--keep-formulas", is_flag=True, help=FORMULAS_HELP)
 @data_dir_option
@@ -831,7 +878,9 @@ def collection_delete(name, data_dir):
 @cli.command()
 @click.option("--redis", "redis_url", required=True, envvar="CCNEWS_REDIS_URL", metavar="URL",
               help="Redis holding the crawlers' items (env CCNEWS_REDIS_URL).")
-@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Items per SQLite commit.")
+@click.option(
+    "--batch", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Items per SQLite commit."
+)
 @click.option("--idle-exit", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Stop after the queue has been empty this long (default: run until Ctrl-C or SIGTERM).")
 @data_dir_option
@@ -929,8 +978,11 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
         indexed = 0 if no_index else sync(archive, data)
     for sid, counts in results.items():
         skipped = _skipped_text(counts)
-        err.print(f"{sid}: {counts['listed']} captures listed, {counts['fetched']} fetched: {counts['new']} new, "
-                  f"{counts['updated']} updated, {counts['unchanged']} unchanged" + (f"; skipped: {skipped}" if skipped else ""))
+        err.print(
+            f"{sid}: {counts['listed']} captures listed, {counts['fetched']} fetched: {counts['new']} new, "
+            f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+            + (f"; skipped: {skipped}" if skipped else "")
+        )
     err.print(f"indexed {indexed}")
 
 
@@ -1029,15 +1081,21 @@ def show(ref, versions, raw, version_no, as_json, data_dir):
                 "relevance", "origin", "first_seen", "fetched_at", "updated_at"):
         value = record.get(key)
         value = ", ".join(value) if isinstance(value, list) else value
-        out.print(f"[bold]{key:>11}[/bold]  {escape(str(value if value is not None else ''))}", overflow="ignore", crop=False)
+        out.print(
+            f"[bold]{key:>11}[/bold]  {escape(str(value if value is not None else ''))}", overflow="ignore", crop=False
+        )
     for copy in record["copies"]:
         out.print(f"[bold]{'copy':>11}[/bold]  {copy['id']} {escape(copy['source'])} {escape(copy['url'])}",
                   overflow="ignore", crop=False)
     for name in record["collections"]:
         out.print(f"[bold]{'collection':>11}[/bold]  {escape(name)}")
     for n, v in enumerate(record.get("versions", []), 1):
-        out.print(f"[bold]{'version ' + str(n):>11}[/bold]  captured {v['captured_at']}, replaced {v['superseded_at']}: "
-                  f"{escape(v['title'] or '')}", overflow="ignore", crop=False)
+        out.print(
+            f"[bold]{'version ' + str(n):>11}[/bold]  captured {v['captured_at']}, replaced {v['superseded_at']}: "
+            f"{escape(v['title'] or '')}",
+            overflow="ignore",
+            crop=False,
+        )
     out.print()
     out.print(escape(record.get("text") or ""))
     if not versions and record["n_versions"]:
@@ -1388,12 +1446,18 @@ def sources_add(homepage, source_id, write, delay, sources_file):
     for key, label in (("feeds", "feed"), ("sitemaps", "sitemap"), ("listings", "listing")):
         for url in getattr(proposal, key):
             err.print(f"{label}: {escape(url)}", overflow="ignore", crop=False)
-    err.print(f"article URLs sampled: {len(proposal.samples)}; pattern: {escape(proposal.article_pattern or '(none)')}; "
-              f"section pages seen: {len(proposal.rejected_seen)}, accepted by the pattern: "
-              f"{len(proposal.pattern_accepts_pages)}")
+    err.print(
+        f"article URLs sampled: {len(proposal.samples)}; pattern: {escape(proposal.article_pattern or '(none)')}; "
+        f"section pages seen: {len(proposal.rejected_seen)}, accepted by the pattern: "
+        f"{len(proposal.pattern_accepts_pages)}"
+    )
     for a in proposal.articles:
-        err.print(f"extracted: {escape(a['title'] or '?')} ({a.get('published') or 'no date'}, {a.get('word_count')} words, "
-                  f"{a.get('language')})", overflow="ignore", crop=False)
+        err.print(
+            f"extracted: {escape(a['title'] or '?')} ({a.get('published') or 'no date'}, {a.get('word_count')} words, "
+            f"{a.get('language')})",
+            overflow="ignore",
+            crop=False,
+        )
     entry = proposal.toml()
     parse_registry(entry, "the proposed entry")  # what is printed always loads
     click.echo(entry, nl=False)
@@ -1444,12 +1508,22 @@ def sources_check(source_ids, sources_file, settings, fmt, verbose):
         print_rows(reports, [], fmt)
     else:
         # One row per URL asked (configured or discovered) of each source.
-        rows = [{"source": r["source"], "ok": "yes" if r["ok"] else "no",
-                 "url": u.get("url", "-"), "found": "configured" if u.get("configured", True) else "discovered",
-                 "answer": u.get("status", "") if u.get("ok", True) else u.get("problem", ""),
-                 "entries": u.get("entries", ""), "newest": (u.get("newest") or "")[:10],
-                 "accepts": f"{u['accepted']} of {u['on_site']}" if u.get("on_site") is not None and "accepted" in u else ""}
-                for r in reports for u in (r["urls"] or [{}])]
+        rows = [
+            {
+                "source": r["source"],
+                "ok": "yes" if r["ok"] else "no",
+                "url": u.get("url", "-"),
+                "found": "configured" if u.get("configured", True) else "discovered",
+                "answer": u.get("status", "") if u.get("ok", True) else u.get("problem", ""),
+                "entries": u.get("entries", ""),
+                "newest": (u.get("newest") or "")[:10],
+                "accepts": f"{u['accepted']} of {u['on_site']}"
+                if u.get("on_site") is not None and "accepted" in u
+                else "",
+            }
+            for r in reports
+            for u in (r["urls"] or [{}])
+        ]
         print_rows(rows, [Column("source", kind="short"), Column("ok", kind="short"), Column("url", "URL", kind="url"),
                           Column("found", kind="short"), Column("answer"), Column("entries", kind="short"),
                           Column("newest", kind="short"), Column("accepts", "pattern accepts", kind="short")],

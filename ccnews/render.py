@@ -102,8 +102,14 @@ def progress(label: str, console: Console, total: int | None = None) -> Iterator
     """A `tick(done, total=None)` for long work: a live bar with rate and time left on a terminal
     (rich.progress), else a line every ten seconds (logs, cron), and none for quick work."""
     if console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
-        from rich.progress import TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                    TimeRemainingColumn())

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class Status:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _parse(ts: str | None) -> datetime | None:
@@ -105,7 +105,9 @@ def adapted_interval(archive: Archive, src: Source, base: int) -> int:
         if r.get("articles_new"):
             break
         empty += 1
-    interval = base * (2 ** min(empty, 5)) if empty else (base // 2 if (runs[0].get("articles_new") or 0) >= 10 else base)
+    interval = (
+        base * (2 ** min(empty, 5)) if empty else (base // 2 if (runs[0].get("articles_new") or 0) >= 10 else base)
+    )
     return max(lo, min(hi, interval))
 
 
@@ -127,7 +129,9 @@ def status(archive: Archive, data_dir: Path, registry: dict[str, Source], now: d
         else:
             base = every_seconds(src.every or DEFAULT_EVERY)
             interval = adapted_interval(archive, src, base) if src.adapt else base
-            rule = f"every {src.every or DEFAULT_EVERY}" + (f" (adapted: {_human(interval)})" if interval != base else "")
+            rule = f"every {src.every or DEFAULT_EVERY}" + (
+                f" (adapted: {_human(interval)})" if interval != base else ""
+            )
             next_due = started + timedelta(seconds=interval) if started else now
         out.append(Status(src.id, rule, last, next_due, is_running(data_dir, src.id)))
     return out

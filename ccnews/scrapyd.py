@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from archive import Archive
-from archive.errors import CcnewsError
 from archive.db import now_iso
+from archive.errors import CcnewsError
 
 PROJECT = "ccnews"
 SPIDER = "news"
@@ -32,7 +32,9 @@ def _request(url: str, data: dict[str, Any] | list[tuple[str, str]] | None = Non
     parts = urllib.parse.urlsplit(url)
     headers = {}
     if parts.username:
-        token = base64.b64encode(f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}".encode()).decode()
+        token = base64.b64encode(
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}".encode()
+        ).decode()
         headers["Authorization"] = f"Basic {token}"
         netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
         url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
@@ -44,7 +46,9 @@ def _request(url: str, data: dict[str, Any] | list[tuple[str, str]] | None = Non
     except urllib.error.HTTPError as exc:
         raise ScrapydError(f"Scrapyd at {parts.hostname}:{parts.port} answered {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ScrapydError(f"cannot reach Scrapyd at {parts.hostname}:{parts.port}: {getattr(exc, 'reason', exc)}") from None
+        raise ScrapydError(
+            f"cannot reach Scrapyd at {parts.hostname}:{parts.port}: {getattr(exc, 'reason', exc)}"
+        ) from None
     if answer.get("status") != "ok":
         raise ScrapydError(f"Scrapyd at {parts.hostname}:{parts.port}: {answer.get('message', answer)}")
     return answer

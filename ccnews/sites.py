@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import itertools
 import html
+import itertools
 import json
 import sys
 import threading
@@ -30,7 +30,7 @@ LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 class SiteServer:
     """Serves one site folder on 127.0.0.1 in a background thread; records every request."""
 
-    def __init__(self, root: str | Path, port: int = 0, names: dict[str, "SiteServer"] | None = None):
+    def __init__(self, root: str | Path, port: int = 0, names: dict[str, SiteServer] | None = None):
         self.root = Path(root)
         self.routes: dict[str, dict[str, Any]] = json.loads((self.root / "_routes.json").read_text("utf-8"))
         self.names = names if names is not None else {}
@@ -177,7 +177,9 @@ def _hostile(req: BaseHTTPRequestHandler, spec: dict[str, Any], query: str, stop
                     f'<a href="/agenda/{n}/acara-budaya-hari-ke-{n}">Acara</a></body></html>').encode()
             _send(req, 200, body, "text/html; charset=utf-8")
         elif kind == "links":  # a listing with `count` links
-            links = "".join(f'<a href="/arsip/{i}/berita-lama-nomor-{i}">Berita {i}</a>\n' for i in range(spec["count"]))
+            links = "".join(
+                f'<a href="/arsip/{i}/berita-lama-nomor-{i}">Berita {i}</a>\n' for i in range(spec["count"])
+            )
             _send(req, 200, f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8")
         else:
             _send(req, 500, b"unknown hostile kind", "text/plain")
@@ -287,12 +289,13 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
   <meta property="og:type" content="article">
   <meta property="og:title" content="{esc(art.title)}">
   <meta name="description" content="{esc(art.description or art.pages[0][0][:150])}">
-  <meta name="keywords" content="{esc(', '.join(art.tags))}">
+  <meta name="keywords" content="{esc(", ".join(art.tags))}">
 {meta}  <link rel="canonical" href="{{{{BASE}}}}{art.path if art.canonical is None else art.canonical}">
   <link rel="alternate" type="application/rss+xml" href="/feed">
 </head>
 <body>
-  <header><nav><a href="/">{esc(site.name)}</a> | <a href="{site.listing_path}">Berita</a> | <a href="/tag/budaya">Budaya</a></nav></header>
+  <header><nav><a href="/">{esc(site.name)}</a> | <a href="{site.listing_path}">Berita</a>
+    | <a href="/tag/budaya">Budaya</a></nav></header>
   <main>
     <article>
       <h1>{esc(art.title)}</h1>
@@ -315,7 +318,8 @@ def _page_html(site: SiteSpec, art: SiteArticle, page_no: int) -> str:
 def _listing_html(site: SiteSpec, arts: list[SiteArticle], page: int, last: int) -> str:
     esc = html.escape
     items = "\n".join(
-        f'    <div class="item"><a href="{esc(a.path)}">{esc(a.title)}</a> <time datetime="{a.published}">{esc(a.shown_date)}</time></div>'
+        f'    <div class="item"><a href="{esc(a.path)}">{esc(a.title)}</a> '
+        f'<time datetime="{a.published}">{esc(a.shown_date)}</time></div>'
         for a in arts
     )
     nxt = f'<a rel="next" href="{site.listing_path}?page={page + 1}">Berikutnya</a>' if page < last else ""
@@ -453,7 +457,12 @@ class ArchiveServer:
                     if record.rec_type != "response":
                         continue
                     url = record.rec_headers.get_header("WARC-Target-URI")
-                    stamp = record.rec_headers.get_header("WARC-Date").replace("-", "").replace(":", "").replace("T", "")[:14]
+                    stamp = (
+                        record.rec_headers.get_header("WARC-Date")
+                        .replace("-", "")
+                        .replace(":", "")
+                        .replace("T", "")[:14]
+                    )
                     http = record.http_headers
                     body = record.content_stream().read()
                     self.captures[(stamp, url)] = (int(http.get_statuscode()), http.headers, body)
@@ -495,8 +504,11 @@ class ArchiveServer:
             query = parse_qs(parts.query)
             wanted = (query.get("url") or [""])[0].removesuffix("*")
             start, end = (query.get("from") or ["0"])[0], (query.get("to") or ["99999999999999"])[0]
-            lines = [json.dumps(r) for r in self.rows
-                     if r["url"].split("://", 1)[-1].startswith(wanted) and start <= r["timestamp"] <= end.ljust(14, "9")]
+            lines = [
+                json.dumps(r)
+                for r in self.rows
+                if r["url"].split("://", 1)[-1].startswith(wanted) and start <= r["timestamp"] <= end.ljust(14, "9")
+            ]
             if not lines:
                 return _send(req, 404, b'{"error": "No Captures found"}', "application/json")
             return _send(req, 200, "\n".join(lines).encode(), "text/x-ndjson")

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -192,7 +192,9 @@ def _windows(since: date, until: date) -> Iterator[tuple[str, str]]:
         year += 1
 
 
-def list_captures(client: Client, host: str, since: date, until: date, cdx: str | None = None) -> Iterator[dict[str, str]]:
+def list_captures(
+    client: Client, host: str, since: date, until: date, cdx: str | None = None
+) -> Iterator[dict[str, str]]:
     """One capture per URL of `host` (and its subdomains' `www.`) in the period: status 200, HTML,
     the earliest capture in the period (the one closest to publication for news pages)."""
     seen: set[str] = set()
@@ -249,7 +251,9 @@ def fetch_warc_range(client: Client, row: dict[str, str]) -> Capture | str:
     data = response.data[:length] if response.status == 206 else response.data[offset : offset + length]
     damaged: list[str] = []
     for _offset, record in iter_records(io.BytesIO(data), 0, lambda _o, what: damaged.append(what)):
-        found = capture_of(record, f"commoncrawl:{row['filename'].split('/')[1] if '/' in row['filename'] else row['filename']}")
+        found = capture_of(
+            record, f"commoncrawl:{row['filename'].split('/')[1] if '/' in row['filename'] else row['filename']}"
+        )
         if isinstance(found, Capture):
             found.replay_url = f"{url}#bytes={offset}-{offset + length - 1}"
         return found
@@ -276,7 +280,12 @@ def fetch_capture(client: Client, row: dict[str, str]) -> Capture | str:
         if len(body) > MAX_BODY:
             return "too_large"
         expected = response.headers.get("Content-Length")
-        if expected and not response.headers.get("Content-Encoding") and expected.isdigit() and len(body) < int(expected):
+        if (
+            expected
+            and not response.headers.get("Content-Encoding")
+            and expected.isdigit()
+            and len(body) < int(expected)
+        ):
             return "truncated"
     except (urllib3.exceptions.HTTPError, OSError):
         return "truncated"  # the connection ended inside the body
@@ -313,8 +322,8 @@ def backfill(archive: Archive, registry: dict[str, Source], source_ids: list[str
     import os
 
     client = Client(endpoint)
-    limits = Limits(since=datetime.combine(since, datetime.min.time(), timezone.utc),
-                    until=datetime.combine(until, datetime.max.time(), timezone.utc), min_words=min_words)
+    limits = Limits(since=datetime.combine(since, datetime.min.time(), UTC),
+                    until=datetime.combine(until, datetime.max.time(), UTC), min_words=min_words)
     if processes < 0:
         processes = os.cpu_count() or 1
     results: dict[str, Counter] = {}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # Oldest date we believe for an online news article; anything before is a parsing accident.
-EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 # Indonesian zone abbreviations that dateparser does not know.
 _ZONES = {"WIB": "+07:00", "WITA": "+08:00", "WIT": "+09:00", "ICT": "+07:00"}
@@ -31,11 +31,11 @@ def _zone(name: str) -> ZoneInfo | timezone:
     try:
         return ZoneInfo(name)
     except Exception:
-        return timezone.utc
+        return UTC
 
 
 def _plausible(dt: datetime, now: datetime | None = None) -> bool:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return EARLIEST <= dt <= now + timedelta(days=2)
 
 
@@ -105,4 +105,4 @@ def iso(dt: datetime | None) -> str | None:
 
 def to_utc_text(dt: datetime) -> str:
     """The form SQLite's datetime() gives, for comparing with archived dates."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -27,7 +27,9 @@ def judge_outcome(summary: dict[str, Any]) -> str:
         return "interrupted"
     if summary.get("finish_reason") in ("failed", "disk_full") or not summary.get("pages_fetched"):
         return "failed"
-    answered = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2") or k.endswith("/304"))
+    answered = sum(
+        v for k, v in stats.items() if k.startswith("downloader/response_status_count/2") or k.endswith("/304")
+    )
     if not answered:
         return "failed"
     # Items that passed every pipeline: archived here, or pushed to Redis for the writer.

@@ -15,8 +15,8 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from crawler.dates import iso, parse_date
-
 from crawler.settings import CCNEWS_MIN_WORDS as MIN_WORDS  # noqa: E402 - the one definition
+
 # A "body" whose words are mostly the texts of the page's own links is a listing, not an article.
 LISTING_LINK_SHARE = 0.5
 # Thai runs words together; this many Thai characters count as one word (typical word length).
@@ -44,8 +44,12 @@ _BYLINE_LABEL = re.compile(
 _BYLINE_SPLIT = re.compile(r"\s*(?:;|,|/|\||&|\band\b|\bdan\b|\n)\s*", re.I)
 _NAME_NOISE = re.compile(r"\(.*?\)|\[.*?\]|@\S+|https?://\S+|\b\d{1,2}:\d\d\b", re.I)
 _DATEISH = re.compile(
-    r"\d{1,2}\s+\w+\s+\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\b\d{4}-\d\d-\d\d|\b\d{1,2}[:.]\d\d\s*(wib|wita|wit)?\b", re.I)
-_AUTHOR_PREFIX = re.compile(r"^(oleh|penulis|reporter|pewarta|editor|redaktur|by|written by|ผู้เขียน|โดย)\s*[:：\-–]?\s*", re.I)
+    r"\d{1,2}\s+\w+\s+\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\b\d{4}-\d\d-\d\d|\b\d{1,2}[:.]\d\d\s*(wib|wita|wit)?\b",
+    re.I,
+)
+_AUTHOR_PREFIX = re.compile(
+    r"^(oleh|penulis|reporter|pewarta|editor|redaktur|by|written by|ผู้เขียน|โดย)\s*[:：\-–]?\s*", re.I
+)
 
 _DATE_META = [
     "article:published_time", "og:article:published_time", "datePublished", "pubdate",
@@ -249,11 +253,13 @@ def _visible_head_text(tree: Any, limit: int = 6000) -> str:
         return ""
     texts, size = [], 0
     # Not the dates of a sidebar, a menu, a footer or a list of other articles ("Agenda: 1 Desember").
-    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)"
-                           " and not(ancestor::aside) and not(ancestor::nav) and not(ancestor::footer) and not(ancestor::li)"
-                           " and not(ancestor::*[re:test(concat(@class, ' ', @id), "
-                           "'sidebar|widget|related|terkait|populer|popular|agenda|menu|footer', 'i')])]",
-                           namespaces={"re": "http://exslt.org/regular-expressions"}):
+    for text in body.xpath(
+        ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)"
+        " and not(ancestor::aside) and not(ancestor::nav) and not(ancestor::footer) and not(ancestor::li)"
+        " and not(ancestor::*[re:test(concat(@class, ' ', @id), "
+        "'sidebar|widget|related|terkait|populer|popular|agenda|menu|footer', 'i')])]",
+        namespaces={"re": "http://exslt.org/regular-expressions"},
+    ):
         texts.append(text)
         size += len(text)
         if size > 2 * limit:  # whitespace collapses below; the rest of the page is not needed

@@ -14,7 +14,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -62,7 +62,7 @@ class Proposal:
         def lst(values: list[str]) -> str:
             return "[" + ", ".join(q(v) for v in values) + "]"
 
-        stamp = datetime.now(timezone.utc).date().isoformat()
+        stamp = datetime.now(UTC).date().isoformat()
         lines = [f"# proposed by `ccnews sources add` on {stamp}: found "
                  + ", ".join(f"{n} {k}" for k, n in (("feed(s)", len(self.feeds)), ("sitemap(s)", len(self.sitemaps)),
                                                        ("listing(s)", len(self.listings))) if n)
@@ -230,8 +230,10 @@ def probe(homepage: str, *, source_id: str | None = None, fetcher: Fetcher | Non
             record = extract_article([Page(f, _decode(b, f))], timezone="UTC", language=lang_hint)
         except NotAnArticle:
             continue
-        proposal.articles.append({k: record.get(k) for k in ("url", "title", "published", "authors", "language",
-                                                             "word_count")} | {"text": (record.get("text") or "")[:300]})
+        proposal.articles.append(
+            {k: record.get(k) for k in ("url", "title", "published", "authors", "language", "word_count")}
+            | {"text": (record.get("text") or "")[:300]}
+        )
     langs = Counter(a["language"] for a in proposal.articles if a.get("language"))
     proposal.language = langs.most_common(1)[0][0] if langs else (lang_hint or detect_language(html[:4000], None))
     tld = host.rsplit(".", 1)[-1]

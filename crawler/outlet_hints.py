@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -22,7 +22,9 @@ def sources_for(archive: Archive, registry: dict[str, Source]) -> tuple[dict[str
             out[sid] = registry[sid]
             continue
         try:
-            out[sid] = parse_source({k: v for k, v in kept.get(sid, {}).items() if v is not None}, f"archived source {sid}")
+            out[sid] = parse_source(
+                {k: v for k, v in kept.get(sid, {}).items() if v is not None}, f"archived source {sid}"
+            )
         except RegistryError:
             unknown.append(sid)
     return out, sorted(unknown)

@@ -183,7 +183,9 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
     for host in raw.get("domains", []):
         why = forbidden_host(host.removeprefix("*."))
         if why and not allow:
-            raise RegistryError(f"{where}, field 'domains': {host!r} is {why}; set allow_link_local = true if you mean it")
+            raise RegistryError(
+                f"{where}, field 'domains': {host!r} is {why}; set allow_link_local = true if you mean it"
+            )
     if "timezone" in raw:
         try:
             ZoneInfo(raw["timezone"])
@@ -210,19 +212,27 @@ def parse_source(raw: dict[str, Any], where: str) -> Source:
         from croniter import croniter
 
         if not croniter.is_valid(raw["schedule"]):
-            raise RegistryError(f"{where}, field 'schedule': {raw['schedule']!r} is not a cron expression (like \"0 */6 * * *\")")
+            raise RegistryError(
+                f"{where}, field 'schedule': {raw['schedule']!r} is not a cron expression (like \"0 */6 * * *\")"
+            )
     seconds = {}
     for name in ("every", "min_every", "max_every"):
         if raw.get(name):
             try:
                 seconds[name] = every_seconds(raw[name])
             except ValueError:
-                raise RegistryError(f"{where}, field {name!r}: {raw[name]!r} is not an interval (like \"30m\", \"6h\", \"1d\")") from None
+                raise RegistryError(
+                    f'{where}, field {name!r}: {raw[name]!r} is not an interval (like "30m", "6h", "1d")'
+                ) from None
             if not MIN_EVERY_S <= seconds[name] <= MAX_EVERY_S:
                 raise RegistryError(f"{where}, field {name!r}: {raw[name]!r} is outside 1 minute to 366 days")
     if seconds.get("min_every", 0) > seconds.get("max_every", MAX_EVERY_S):
-        raise RegistryError(f"{where}: 'min_every' ({raw['min_every']}) is longer than 'max_every' ({raw['max_every']})")
-    if "every" in seconds and not seconds.get("min_every", 0) <= seconds["every"] <= seconds.get("max_every", MAX_EVERY_S):
+        raise RegistryError(
+            f"{where}: 'min_every' ({raw['min_every']}) is longer than 'max_every' ({raw['max_every']})"
+        )
+    if "every" in seconds and not seconds.get("min_every", 0) <= seconds["every"] <= seconds.get(
+        "max_every", MAX_EVERY_S
+    ):
         raise RegistryError(f"{where}, field 'every': {raw['every']!r} is outside min_every..max_every")
     if "adapt" in raw and not isinstance(raw["adapt"], bool):
         raise RegistryError(f"{where}, field 'adapt': expected true or false")

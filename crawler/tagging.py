@@ -32,8 +32,9 @@ _CUE_BEFORE = re.compile(
 )
 _CUE_AFTER = re.compile(r"^(?:\s+(?:city|province|municipality)\b|,\s+[A-Z][a-z]+)")
 _ORG_BEFORE = re.compile(
-    r"(?:\b(?:PT|CV|UD|Bank|Hotel|Toko|Restoran|Rumah Makan|Universitas|Institut|FC|SC|SV|VfB|VfL|TSV|Füchse|SCC|LG|Real|"
-    r"Atletico|Atlético|Inter|AC)\.?\s+(?:[A-Z]\w*\s+){0,2}|\bBank of\s+|\bUniversity of\s+|\bUniversidad de\s+)$"
+    r"(?:\b(?:PT|CV|UD|Bank|Hotel|Toko|Restoran|Rumah Makan|Universitas|Institut|"
+    r"FC|SC|SV|VfB|VfL|TSV|Füchse|SCC|LG|Real|Atletico|Atlético|Inter|AC)\.?\s+(?:[A-Z]\w*\s+){0,2}"
+    r"|\bBank of\s+|\bUniversity of\s+|\bUniversidad de\s+)$"
 )
 _ORG_AFTER = re.compile(
     r"^\s+(?:[A-Z]\w*\s+){0,2}(?:Tbk|Inc|Ltd|FC|United|City|Forest|Rovers|Wanderers|Athletic|Hotspur|Corp|Group|"
@@ -43,13 +44,24 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:\n\"“”]\s*)$")
 
 # Countries in the languages ccnews reads, for the cities whose names are ambiguous.
 COUNTRY_NAMES = {
-    "Thailand": ["Thailand", "ประเทศไทย", "Thai"], "Italy": ["Italy", "Italia", "อิตาลี"],
-    "Bulgaria": ["Bulgaria", "บัลแกเรีย"], "United Kingdom": ["England", "Inggris", "UK", "United Kingdom", "อังกฤษ"],
-    "Ecuador": ["Ecuador", "Ekuador"], "Nigeria": ["Nigeria", "ไนจีเรีย"], "Cabo Verde": ["Cabo Verde", "Cape Verde", "Tanjung Verde"],
-    "Colombia": ["Colombia", "Kolombia"], "Azerbaijan": ["Azerbaijan", "Azerbaijan"], "Turkey": ["Turkey", "Türkiye", "Turki", "ตุรกี"],
-    "Japan": ["Japan", "Jepang", "ญี่ปุ่น"], "France": ["France", "Prancis", "Perancis", "ฝรั่งเศส"],
-    "Spain": ["Spain", "Spanyol", "สเปน"], "Australia": ["Australia", "ออสเตรเลีย"], "Brazil": ["Brazil", "Brasil", "บราซิล"],
-    "Norway": ["Norway", "Norwegia", "นอร์เวย์"], "Czech Republic": ["Czech", "Ceko"], "Portugal": ["Portugal"],
+    "Thailand": ["Thailand", "ประเทศไทย", "Thai"],
+    "Italy": ["Italy", "Italia", "อิตาลี"],
+    "Bulgaria": ["Bulgaria", "บัลแกเรีย"],
+    "United Kingdom": ["England", "Inggris", "UK", "United Kingdom", "อังกฤษ"],
+    "Ecuador": ["Ecuador", "Ekuador"],
+    "Nigeria": ["Nigeria", "ไนจีเรีย"],
+    "Cabo Verde": ["Cabo Verde", "Cape Verde", "Tanjung Verde"],
+    "Colombia": ["Colombia", "Kolombia"],
+    "Azerbaijan": ["Azerbaijan", "Azerbaijan"],
+    "Turkey": ["Turkey", "Türkiye", "Turki", "ตุรกี"],
+    "Japan": ["Japan", "Jepang", "ญี่ปุ่น"],
+    "France": ["France", "Prancis", "Perancis", "ฝรั่งเศส"],
+    "Spain": ["Spain", "Spanyol", "สเปน"],
+    "Australia": ["Australia", "ออสเตรเลีย"],
+    "Brazil": ["Brazil", "Brasil", "บราซิล"],
+    "Norway": ["Norway", "Norwegia", "นอร์เวย์"],
+    "Czech Republic": ["Czech", "Ceko"],
+    "Portugal": ["Portugal"],
 }
 
 
@@ -100,7 +112,8 @@ def _matcher() -> _Matcher:
         else:
             term_by_text.setdefault(t.term.casefold(), t)
     term_re = re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(t) for t in sorted(term_by_text, key=len, reverse=True)) + r")(?![\w-])", re.I
+        r"(?<![\w-])(" + "|".join(re.escape(t) for t in sorted(term_by_text, key=len, reverse=True)) + r")(?![\w-])",
+        re.I,
     )
     thai_terms.sort(key=lambda t: len(t.term), reverse=True)
     thai.sort(key=lambda p: len(p[0]), reverse=True)
@@ -127,7 +140,9 @@ def _has_country(text: str, country: str) -> bool:
 def _accept(text: str, start: int, end: int, city: uccn.City, matched: str, network: bool) -> bool:
     before = text[max(0, start - 60) : start]
     after = text[end : end + 40]
-    if not THAI.search(matched) and not (_capitalised(matched) and (matched[1:].islower() or matched.isupper() or " " in matched or "-" in matched)):
+    if not THAI.search(matched) and not (
+        _capitalised(matched) and (matched[1:].islower() or matched.isupper() or " " in matched or "-" in matched)
+    ):
         return False
     if _ORG_BEFORE.search(before) or _ORG_AFTER.search(after):
         return False
@@ -255,7 +270,11 @@ def retag_archive(archive, progress=None) -> Counter:
         with archive.transaction():
             for row in rows.values():
                 tags = tag(row.get("title"), row.get("text")).as_dict()
-                before = (json.loads(row.get("cities") or "[]"), json.loads(row.get("fields") or "[]"), row.get("relevance"))
+                before = (
+                    json.loads(row.get("cities") or "[]"),
+                    json.loads(row.get("fields") or "[]"),
+                    row.get("relevance"),
+                )
                 after = ([c["city"] for c in tags["cities"]], [f["field"] for f in tags["fields"]], tags["relevance"])
                 changed = before != after
                 archive.set_tags(row["id"], tags, reindex=changed)

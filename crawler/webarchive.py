@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -269,12 +269,12 @@ def _iso(stamp: str) -> str:
     stamp = stamp.strip()
     try:
         if stamp.isdigit() and len(stamp) >= 8:
-            dt = datetime.strptime(stamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+            dt = datetime.strptime(stamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         else:
             dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-            dt = dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
     except ValueError:
-        return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        return datetime.now(UTC).replace(microsecond=0).isoformat()
     return dt.replace(microsecond=0).isoformat()
 
 
@@ -438,7 +438,7 @@ def import_files(archive: Archive, registry: dict[str, Source], paths: list[Path
             start = seen["offset"] if seen and seen["offset"] is not None else None
             held: list[Any] = []  # an article's first capture, with its pages 2+ as they follow
 
-            def release() -> None:
+            def release(held: list[Any] = held) -> None:
                 if held:
                     importer.add(held[0], held[1], held[2:])
                     held.clear()

@@ -15,4 +15,17 @@ from indexer.index import (
     verify,
 )
 
-__all__ = ["Filters", "Hit", "IndexBusy", "IndexProblem", "QueryError", "Results", "doc_count", "matching_ids", "rebuild", "search", "sync", "verify"]
+__all__ = [
+    "Filters",
+    "Hit",
+    "IndexBusy",
+    "IndexProblem",
+    "QueryError",
+    "Results",
+    "doc_count",
+    "matching_ids",
+    "rebuild",
+    "search",
+    "sync",
+    "verify",
+]

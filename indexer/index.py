@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def _utc_naive(value: str | None) -> datetime | None:
     except ValueError:
         return None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt
 
 
@@ -166,7 +166,9 @@ def _note_latest(path: Path, docs: list[dict[str, Any]]) -> None:
 
 
 def _damaged(path: Path, exc: BaseException) -> IndexProblem:
-    return IndexProblem(f"the search index at {path} is damaged ({type(exc).__name__}): run `ccnews reindex` to rebuild it")
+    return IndexProblem(
+        f"the search index at {path} is damaged ({type(exc).__name__}): run `ccnews reindex` to rebuild it"
+    )
 
 
 # Whoosh reports a truncated or corrupt segment file through many unrelated exception types.
@@ -207,7 +209,9 @@ def _writer(ix):
             return ix.writer(limitmb=64, compound=False)
         except LockError:
             if time.monotonic() > deadline:
-                raise IndexProblem("the search index is locked by another ccnews process; try again when it finishes") from None
+                raise IndexProblem(
+                    "the search index is locked by another ccnews process; try again when it finishes"
+                ) from None
             time.sleep(0.2)
 
 
@@ -302,7 +306,9 @@ def verify(archive: Archive, data_dir: str | Path, repair: bool = True) -> dict[
             with archive.transaction():
                 for start in range(0, len(missing), 500):
                     chunk = missing[start : start + 500]
-                    archive.db.execute(f"update articles set indexed = 0 where id in ({','.join('?' * len(chunk))})", chunk)
+                    archive.db.execute(
+                        f"update articles set indexed = 0 where id in ({','.join('?' * len(chunk))})", chunk
+                    )
     indexed = sync(archive, data_dir) if repair else 0
     return {"missing": len(missing), "extra": len(extra), "behind": behind, "indexed": indexed}
 
@@ -469,7 +475,9 @@ def _check_syntax(text: str) -> None:
     for name in re.findall(r'(?:^|[\s(])(\w+):', re.sub(r'"[^"]*"', "", text)):
         canonical = FIELD_ALIASES.get(name.lower(), name.lower())
         if canonical not in QUERY_FIELDS:
-            raise QueryError(f"unknown field {name!r} in query; fields: {', '.join(sorted(QUERY_FIELDS | set(FIELD_ALIASES)))}")
+            raise QueryError(
+                f"unknown field {name!r} in query; fields: {', '.join(sorted(QUERY_FIELDS | set(FIELD_ALIASES)))}"
+            )
 
 
 def parse_query(text: str, reader=None):
@@ -511,7 +519,9 @@ def _tag_value(fieldname: str, value: str) -> str:
     if fieldname == "field":
         name = field_name(value)
         if name is None:
-            raise QueryError(f"field:{value} is not a creative field ({', '.join(f.split()[0].lower() for f in FIELDS)})")
+            raise QueryError(
+                f"field:{value} is not a creative field ({', '.join(f.split()[0].lower() for f in FIELDS)})"
+            )
     else:
         city = city_by_name(value)
         if city is None:
@@ -576,8 +586,8 @@ def _filter_query(filters: Filters):
     if filters.sources:
         parts.append(wq.Or([wq.Term("source", s) for s in filters.sources]))
     if filters.since or filters.until:
-        start = filters.since.astimezone(timezone.utc).replace(tzinfo=None) if filters.since else None
-        end = filters.until.astimezone(timezone.utc).replace(tzinfo=None) if filters.until else None
+        start = filters.since.astimezone(UTC).replace(tzinfo=None) if filters.since else None
+        end = filters.until.astimezone(UTC).replace(tzinfo=None) if filters.until else None
         parts.append(_minute_range(start, end))
     if filters.language:
         parts.append(wq.Term("language", filters.language))
@@ -749,10 +759,10 @@ def _newest(searcher, q, restrict, filters: Filters, limit: int, all_copies: boo
     window of recent dates intersected with the query skips straight to the recent postings.
     Undated articles come last, found by the final, unbounded search.
     """
-    end = filters.until.astimezone(timezone.utc).replace(tzinfo=None) if filters.until else latest
+    end = filters.until.astimezone(UTC).replace(tzinfo=None) if filters.until else latest
     if end is not None and latest is not None:
         end = min(end, latest)
-    floor = filters.since.astimezone(timezone.utc).replace(tzinfo=None) if filters.since else None
+    floor = filters.since.astimezone(UTC).replace(tzinfo=None) if filters.since else None
     if end is None:
         return _best(searcher, q, restrict, limit, "date", all_copies)
     span = DATE_WINDOW
@@ -805,8 +815,14 @@ def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
         if not terms.get(fieldname):
             continue
         try:
-            marked = highlight.highlight(body, terms[fieldname], analyzer, highlight.ContextFragmenter(maxchars=220, surround=60),
-                                         _Marker(), top=2)
+            marked = highlight.highlight(
+                body,
+                terms[fieldname],
+                analyzer,
+                highlight.ContextFragmenter(maxchars=220, surround=60),
+                _Marker(),
+                top=2,
+            )
         except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
             marked = ""
         if marked:
@@ -819,4 +835,6 @@ def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
 def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None, sort: str = "relevance",
                  all_copies: bool = True) -> list[int]:
     """Ids of every matching article, for export and collections."""
-    return [h.id for h in search(data_dir, text, filters, limit=None, sort=sort, snippets=False, all_copies=all_copies).hits]
+    return [
+        h.id for h in search(data_dir, text, filters, limit=None, sort=sort, snippets=False, all_copies=all_copies).hits
+    ]

@@ -44,7 +44,8 @@ THAI_TEXT = [
     "จัดงานเทศกาลหัตถกรรมประจำปีที่ลานวัฒนธรรมกลางเมือง มีช่างฝีมือจากชุมชนต่างๆ นำผ้าทอ เครื่องเงิน และเครื่องเขินมาจัดแสดง",
     "ผู้จัดงานกล่าวว่าปีนี้มีคณะผู้แทนจากเมืองเปอกาลองงัน ประเทศอินโดนีเซีย มาสาธิตการทำผ้าบาติกเขียนมือ "
     "และหารือเรื่องการแลกเปลี่ยนช่างฝีมือรุ่นใหม่ระหว่างสองเมืองในเครือข่ายเมืองสร้างสรรค์",
-    "นอกจากนี้ยังมีเวทีเสวนาเรื่องเศรษฐกิจสร้างสรรค์ของภาคเหนือ และตลาดนัดงานคราฟต์ที่เปิดให้นักท่องเที่ยวซื้อสินค้าจากผู้ผลิตโดยตรงตลอดสามวันของงาน",
+    "นอกจากนี้ยังมีเวทีเสวนาเรื่องเศรษฐกิจสร้างสรรค์ของภาคเหนือ "
+    "และตลาดนัดงานคราฟต์ที่เปิดให้นักท่องเที่ยวซื้อสินค้าจากผู้ผลิตโดยตรงตลอดสามวันของงาน",
 ]
 
 
@@ -135,12 +136,19 @@ def outlet_routes() -> dict:
     return {
         "/atom.xml": {"file": "atom.xml", "headers": {"Content-Type": "application/atom+xml"}},
         "/sitemap_index.xml": {"file": "sitemap_index.xml", "headers": {"Content-Type": "application/xml"}},
-        "/sitemap-articles.xml.gz": {"file": "sitemap-articles.xml", "gzip": True,
-                                     "headers": {"Content-Type": "application/x-gzip"}},
+        "/sitemap-articles.xml.gz": {
+            "file": "sitemap-articles.xml",
+            "gzip": True,
+            "headers": {"Content-Type": "application/x-gzip"},
+        },
         "/news-sitemap.xml": {"file": "news-sitemap.xml", "headers": {"Content-Type": "application/xml"}},
         "/lama/101": {"redirect": "{{BASE}}" + P101, "status": 301},
         P101 + "/": {"redirect": P101, "status": 301},
-        "/read/500/server-sedang-rusak": {"status": 500, "body": "<html><body>Internal error</body></html>", "headers": html},
+        "/read/500/server-sedang-rusak": {
+            "status": 500,
+            "body": "<html><body>Internal error</body></html>",
+            "headers": html,
+        },
         "/read/201/data-anggaran-kreatif": {"file": "data.json", "headers": {"Content-Type": "application/json"}},
         # The server says Latin-1; the page is UTF-8.
         P202: {"file": "charset.html", "headers": {"Content-Type": "text/html; charset=iso-8859-1"}},
@@ -159,30 +167,45 @@ CRAFT_WEEK = [
 
 def city_spec() -> SiteSpec:
     return SiteSpec(
-        name="Kota Uji", lang="id", listing_path="/berita", per_listing_page=5,
+        name="Kota Uji",
+        lang="id",
+        listing_path="/berita",
+        per_listing_page=5,
         extra_sitemap_paths=["/berita/indeks"],
         articles=[
             SiteArticle(
-                path="/berita/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik", title=SEED_TITLE,
-                pages=[SEED_BODY + [SEED_SUMBER]], published="2016-03-12T09:00:00+07:00",
-                shown_date="12 Maret 2016", meta_date=False,
+                path="/berita/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik",
+                title=SEED_TITLE,
+                pages=[SEED_BODY + [SEED_SUMBER]],
+                published="2016-03-12T09:00:00+07:00",
+                shown_date="12 Maret 2016",
+                meta_date=False,
             ),
             SiteArticle(
                 # The city's own report of the event warta-uji covers in P102: same facts, own words.
-                path=CITY_BATIK, title="Pekan Batik Nusantara Resmi Dibuka di Museum Batik",
-                pages=[[
-                    "Museum Batik di Kota Pekalongan menjadi pusat keramaian selama Pekan Batik Nusantara. Sejak dibuka "
-                    "Rabu (2/10), belasan ribu pengunjung tercatat hadir menurut panitia penyelenggara.",
-                    "Seratus lebih perajin dari Lasem, Yogyakarta, Solo dan Pekalongan sendiri memamerkan kain batik tulis "
-                    "maupun cap. Pemerintah kota menyiapkan bus gratis dari alun-alun menuju lokasi pameran.",
-                ]],
-                published="2024-10-02T16:00:00+07:00", shown_date="2 Oktober 2024",
+                path=CITY_BATIK,
+                title="Pekan Batik Nusantara Resmi Dibuka di Museum Batik",
+                pages=[
+                    [
+                        "Museum Batik di Kota Pekalongan menjadi pusat keramaian selama Pekan Batik Nusantara. "
+                        "Sejak dibuka Rabu (2/10), belasan ribu pengunjung tercatat hadir menurut panitia "
+                        "penyelenggara.",
+                        "Seratus lebih perajin dari Lasem, Yogyakarta, Solo dan Pekalongan sendiri memamerkan "
+                        "kain batik tulis maupun cap. Pemerintah kota menyiapkan bus gratis dari alun-alun "
+                        "menuju lokasi pameran.",
+                    ]
+                ],
+                published="2024-10-02T16:00:00+07:00",
+                shown_date="2 Oktober 2024",
             ),
             SiteArticle(
                 # warta-uji's P107, republished with a new headline and a closing line.
-                path=CITY_CRAFT_COPY, title="Pekalongan Batik Makers at Chiang Mai Craft Week", lang="en",
+                path=CITY_CRAFT_COPY,
+                title="Pekalongan Batik Makers at Chiang Mai Craft Week",
+                lang="en",
                 pages=[CRAFT_WEEK + ["Source: Warta Uji."]],
-                published="2024-12-06T10:00:00+07:00", shown_date="6 December 2024",
+                published="2024-12-06T10:00:00+07:00",
+                shown_date="6 December 2024",
             ),
         ],
     )
@@ -236,7 +259,7 @@ class Sites:
         self.registry = root / "sources.toml"
         self.registry.write_text(REGISTRY.format(outlet=self.outlet.base, city=self.city.base), "utf-8")
 
-    def start(self) -> "Sites":
+    def start(self) -> Sites:
         self.outlet.start()
         self.city.start()
         return self

@@ -19,11 +19,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import FAST, SEED_BODY, SEED_TITLE, articles, run_ccnews
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
-from conftest import FAST, SEED_BODY, SEED_TITLE, articles, run_ccnews
 
 PYWB_PACKAGES = ["pywb==2.10.*"]
 
@@ -56,10 +56,12 @@ OLD = "radar-2016.test"
 
 def old_page(title: str, paragraphs: list[str], published: str) -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (f"<!DOCTYPE html><html lang='id'><head><meta charset='utf-8'><title>{title} | Radar</title>"
-            f"<meta property='og:title' content='{title}'><meta property='article:published_time' content='{published}'>"
-            f"</head><body><div class='menu'><a href='/'>Radar</a></div><article><h1>{title}</h1>{body}</article>"
-            "<footer>Radar 2016</footer></body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='id'><head><meta charset='utf-8'><title>{title} | Radar</title>"
+        f"<meta property='og:title' content='{title}'><meta property='article:published_time' content='{published}'>"
+        f"</head><body><div class='menu'><a href='/'>Radar</a></div><article><h1>{title}</h1>{body}</article>"
+        "<footer>Radar 2016</footer></body></html>"
+    )
 
 
 OLD_ARTICLES = [
@@ -123,7 +125,7 @@ def pywb(pywb_venv, tmp_path_factory):
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError((root / "wayback.log").read_text()[-2000:])
+                raise RuntimeError((root / "wayback.log").read_text()[-2000:]) from None
             time.sleep(0.3)
     ROOTS[f"{base}/radar/cdx"] = root
     yield f"{base}/radar/cdx"
@@ -300,7 +302,11 @@ class Wayback:
 def wayback(live_outlet):
     pages = {f"http://{OLD}{p}": (200, {"Content-Type": "text/html; charset=utf-8"},
                                    old_page(t, paras, pub).encode()) for p, t, paras, pub in OLD_ARTICLES}
-    pages[f"http://{OLD}/24700/pindah-alamat/"] = (302, {"Location": f"http://{OLD}/24601/festival-batik-pekalongan-2016/"}, b"")
+    pages[f"http://{OLD}/24700/pindah-alamat/"] = (
+        302,
+        {"Location": f"http://{OLD}/24601/festival-batik-pekalongan-2016/"},
+        b"",
+    )
     pages[f"http://{OLD}/24800/berita-terpotong/"] = (200, {"truncate": "1"}, b"<html><body>" + b"x" * 500)
     server = Wayback(pages)
     yield server
@@ -338,8 +344,10 @@ def test_the_scheduler_backfills_a_source_once(pywb, live_outlet, tmp_path):
     import sqlite_utils
 
     _server, registry = live_outlet
-    registry.write_text(registry.read_text("utf-8").replace('delay = 0.0', 'delay = 0.0\nbackfill_since = "2016-01-01"\n'
-                                                             'every = "1d"'), "utf-8")
+    registry.write_text(
+        registry.read_text("utf-8").replace("delay = 0.0", 'delay = 0.0\nbackfill_since = "2016-01-01"\nevery = "1d"'),
+        "utf-8",
+    )
     data = tmp_path / "data"
     env = {"CCNEWS_BACKFILL_CDX": pywb}
     tick = run_ccnews("schedule", "tick", data_dir=data, registry=registry, env=env)
@@ -386,7 +394,9 @@ class CommonCrawlData:
                 outer.ranges.append(self.headers["Range"])
                 with open(path, "rb") as fh:
                     fh.seek(start)
-                    return Wayback.send(self, 206, {"Content-Type": "application/octet-stream"}, fh.read(end - start + 1))
+                    return Wayback.send(
+                        self, 206, {"Content-Type": "application/octet-stream"}, fh.read(end - start + 1)
+                    )
 
         self.httpd, self.base = serve(Handler)
 
@@ -411,6 +421,8 @@ def test_common_crawl_index_and_byte_ranges(pywb, live_outlet, tmp_path):
     assert len(cc.ranges) == 3  # one byte range per capture, the 2024 crawl never asked
     import sqlite_utils
 
-    pages = list(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select archive, replay_url from raw_pages"))
+    pages = list(
+        sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select archive, replay_url from raw_pages")
+    )
     assert {p["archive"] for p in pages} == {"commoncrawl:radar-2016.warc.gz"}
     assert all("#bytes=" in p["replay_url"] for p in pages)

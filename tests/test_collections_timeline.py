@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from conftest import P102, P107, articles, by_path
 
 from ccnews.cli import cli
-from conftest import P101, P102, P107, articles, by_path
 
 
 @pytest.fixture
@@ -68,7 +68,9 @@ def test_collection_export_and_list(data, tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 2 and {r["source"] for r in rows} == {"warta-uji", "kota-uji"}
     listed = json.loads(run(data, "collection", "list", "--json").stdout)
-    assert listed == [{"name": "c", "description": None, "query": "Icheon", "updated": listed[0]["updated"], "articles": 2}]
+    assert listed == [
+        {"name": "c", "description": None, "query": "Icheon", "updated": listed[0]["updated"], "articles": 2}
+    ]
 
 
 def test_collections_are_plain_tables(data):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
-from conftest import FAST, articles, run_ccnews
 
 REGISTRY = """\
 [[source]]
@@ -30,8 +30,13 @@ def para(n: int, topic: str) -> str:
 
 
 def article(path: str, topic: str, pages: int = 1) -> SiteArticle:
-    return SiteArticle(path=path, title=f"Kabar {topic.title()}", pages=[[para(n + 1, topic), para(n + 1, topic + " muda")] for n in range(pages)],
-                       published="2024-05-02T09:00:00+07:00", shown_date="2 Mei 2024")
+    return SiteArticle(
+        path=path,
+        title=f"Kabar {topic.title()}",
+        pages=[[para(n + 1, topic), para(n + 1, topic + " muda")] for n in range(pages)],
+        published="2024-05-02T09:00:00+07:00",
+        shown_date="2 Mei 2024",
+    )
 
 
 def crawl_site(tmp_path, arts, extra_sitemap=()):

@@ -31,7 +31,10 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
         first = subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji", "--resume"], cwd=REPO, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len([1 for p, _m, s in sites.outlet.requests if p.startswith("/read/") and s == 200]) < 3:
+        while (
+            time.monotonic() < deadline
+            and len([1 for p, _m, s in sites.outlet.requests if p.startswith("/read/") and s == 200]) < 3
+        ):
             time.sleep(0.1)
         first.send_signal(signal.SIGINT)  # Ctrl-C
         _out, first_err = first.communicate(timeout=60)
@@ -60,10 +63,11 @@ def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     import sys
     import time
 
+    from conftest import REPO
+
     from archive import Archive
     from bench.crash import leftover_processes
     from bench.search import corpus
-    from conftest import REPO
     from indexer.index import MP_MIN
 
     data = tmp_path / "data"

@@ -5,10 +5,23 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
-
 from conftest import (
-    BACA_JUGA, GOOGLE_NEWS, P101, P102, P103, P104, P105, P106, P107, P110, P202, PRIVATE,
-    SEED_SUMBER, articles, by_path, hits,
+    BACA_JUGA,
+    GOOGLE_NEWS,
+    P101,
+    P102,
+    P103,
+    P104,
+    P105,
+    P106,
+    P107,
+    P110,
+    P202,
+    PRIVATE,
+    SEED_SUMBER,
+    articles,
+    by_path,
+    hits,
 )
 
 
@@ -132,7 +145,7 @@ def test_link_list_page_is_not_archived_and_counted(crawled):
 def test_crawl_prints_a_summary_per_source(crawled):
     out = crawled["result"].stdout
     assert "crawl summary" in out
-    line = next(l for l in out.splitlines() if "warta-uji" in l)
+    line = next(ln for ln in out.splitlines() if "warta-uji" in ln)
     assert "finished" in line and "not_html 1" in line
 
 
@@ -140,7 +153,9 @@ def test_every_run_is_recorded(crawled):
     db = sqlite_utils.Database(crawled["data"] / "archive.db")
     runs = {r["source"]: r for r in db.query("select * from crawl_runs")}
     assert set(runs) == {"warta-uji", "kota-uji"}
-    assert runs["warta-uji"]["articles_new"] == len([r for r in articles(crawled["data"]) if r["source"] == "warta-uji"])
+    assert runs["warta-uji"]["articles_new"] == len(
+        [r for r in articles(crawled["data"]) if r["source"] == "warta-uji"]
+    )
     assert runs["warta-uji"]["finish_reason"] == "finished" and runs["warta-uji"]["finished"]
 
 
@@ -153,7 +168,9 @@ def test_raw_html_is_kept_compressed(crawled):
     assert [p["page_no"] for p in pages] == [1, 2, 3]
     assert b"Halaman kedua" in pages[1]["body"]
     db = sqlite_utils.Database(crawled["data"] / "archive.db")
-    stored = next(db.query("select size, length(body) as packed from raw_pages where article_id = ? and page_no = 1", [row["id"]]))
+    stored = next(
+        db.query("select size, length(body) as packed from raw_pages where article_id = ? and page_no = 1", [row["id"]])
+    )
     assert stored["packed"] < stored["size"]
 
 

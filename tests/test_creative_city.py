@@ -8,11 +8,23 @@ import shutil
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
+from conftest import (
+    CITY_BATIK,
+    CITY_CRAFT_COPY,
+    FAST,
+    P101,
+    P102,
+    P107,
+    P110,
+    P120,
+    P121,
+    Sites,
+    articles,
+    by_path,
+    run_ccnews,
+)
 
 from ccnews.cli import cli
-from conftest import (
-    CITY_BATIK, CITY_CRAFT_COPY, FAST, P101, P102, P107, P110, P120, P121, Sites, articles, by_path, run_ccnews,
-)
 
 
 @pytest.fixture
@@ -63,7 +75,9 @@ def test_fruit_bat_story_is_neither_pekalongan_nor_relevant(crawled):
 
 def test_tags_are_queryable_in_sql(crawled):
     db = sqlite_utils.Database(crawled["data"] / "archive.db")
-    ids = {r["article_id"] for r in db.query("select article_id from article_tags where kind='city' and value='Bandung'")}
+    ids = {
+        r["article_id"] for r in db.query("select article_id from article_tags where kind='city' and value='Bandung'")
+    }
     assert ids == {by_path(articles(crawled["data"]), "/read/103/bandung-pekan-desain-kota")["id"]}
 
 
@@ -103,7 +117,9 @@ def test_retag_restores_tags(crawled, tmp_path):
     result = CliRunner().invoke(cli, ["retag", "--data-dir", str(data)], catch_exceptions=False)
     assert result.exit_code == 0
     assert "Pekalongan" in by_path(articles(data), P101)["cities"]
-    hits = json.loads(CliRunner().invoke(cli, ["search", "*", "--city", "Bandung", "--json", "--data-dir", str(data)]).stdout)
+    hits = json.loads(
+        CliRunner().invoke(cli, ["search", "*", "--city", "Bandung", "--json", "--data-dir", str(data)]).stdout
+    )
     assert len(hits) == 1
 
 
@@ -122,7 +138,9 @@ def test_keep_relevant_archives_only_relevant_and_never_refetches_the_rest(tmp_p
         assert by_path(rows, P101)
         assert sites.outlet.hits(P120) == 1  # judged once, remembered, not fetched again
         db = sqlite_utils.Database(data / "archive.db")
-        assert [r["reason"] for r in db.query("select reason from skipped_urls where url like '%/read/120/%'")] == ["not_relevant"]
+        assert [r["reason"] for r in db.query("select reason from skipped_urls where url like '%/read/120/%'")] == [
+            "not_relevant"
+        ]
         run = next(db.query("select skipped from crawl_runs order by id desc limit 1"))
         assert json.loads(run["skipped"]).get("already_skipped", 0) >= 1
     finally:

@@ -11,9 +11,9 @@ import re
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from ccnews.cli import cli
-from conftest import REPO
 
 README = (REPO / "README.md").read_text("utf-8")
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FAST, REPO, Sites, articles, run_ccnews
 
 from ccnews.sites import SiteServer
-from conftest import FAST, REPO, Sites, articles, run_ccnews
 
 GOOD = ("<p>PEKALONGAN – Perajin batik di kampung Kauman menggelar pameran kain batik tulis yang menarik "
         "ratusan pengunjung dari berbagai daerah. Pameran ini menjadi bagian dari program Kota Kreatif UNESCO "
@@ -22,34 +22,59 @@ GOOD = ("<p>PEKALONGAN – Perajin batik di kampung Kauman menggelar pameran kai
         "<p>Para pengunjung dapat melihat langsung proses mencanting dan mewarnai kain, serta membeli batik "
         "langsung dari perajin dengan harga yang lebih terjangkau dibanding toko di pusat kota.</p>")
 
-ENTITY_BOMB = ('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-               + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-               + ']>\n')
+ENTITY_BOMB = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "]>\n"
+)
 
 
 def hostile_site(root: Path) -> Path:
     root.mkdir(parents=True)
     files = {
-        "good.html": f"<html><head><title>Pameran Batik Kauman</title></head><body><article>{GOOD}</article></body></html>",
-        "malformed.html": f"<html><head><title>Rusak</title><body><div><p>{GOOD}<table><tr><td><<<>>></b></i></div></div>"
-                          "<script>document.write('<p>'</script><p>tidak ditutup",
+        "good.html": (
+            f"<html><head><title>Pameran Batik Kauman</title></head><body><article>{GOOD}</article></body></html>"
+        ),
+        "malformed.html": "<html><head><title>Rusak</title><body><div>"
+        f"<p>{GOOD}<table><tr><td><<<>>></b></i></div></div>"
+        "<script>document.write('<p>'</script><p>tidak ditutup",
         "feed.xml": "<?xml version='1.0'?><rss version='2.0'><channel><title>Hostile</title>"
-                    + "".join(f"<item><link>{{{{BASE}}}}/read/{n}/{slug}</link></item>" for n, slug in [
-                        (1, "huge"), (2, "huge-chunked"), (3, "bomb"), (4, "hang"), (5, "loop"), (6, "to-file"),
-                        (7, "to-ftp"), (8, "offsite"), (9, "malformed"), (10, "invalid-utf8"), (11, "latin1-says-utf8"),
-                        (12, "good")])
-                    + "</channel></rss>",
+        + "".join(
+            f"<item><link>{{{{BASE}}}}/read/{n}/{slug}</link></item>"
+            for n, slug in [
+                (1, "huge"),
+                (2, "huge-chunked"),
+                (3, "bomb"),
+                (4, "hang"),
+                (5, "loop"),
+                (6, "to-file"),
+                (7, "to-ftp"),
+                (8, "offsite"),
+                (9, "malformed"),
+                (10, "invalid-utf8"),
+                (11, "latin1-says-utf8"),
+                (12, "good"),
+            ]
+        )
+        + "</channel></rss>",
         "bomb-feed.xml": ENTITY_BOMB + "<rss version='2.0'><channel><item><link>&lol9;</link></item></channel></rss>",
-        "bomb-sitemap.xml": ENTITY_BOMB + "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>&lol9;</loc></url></urlset>",
+        "bomb-sitemap.xml": ENTITY_BOMB
+        + "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>&lol9;</loc></url></urlset>",
         "self-index.xml": "<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
-                          "<sitemap><loc>{{BASE}}/sitemap_index.xml</loc></sitemap></sitemapindex>",
+        "<sitemap><loc>{{BASE}}/sitemap_index.xml</loc></sitemap></sitemapindex>",
     }
     for name, text in files.items():
         (root / name).write_text(text, "utf-8")
     (root / "invalid.html").write_bytes(
-        b"<html><head><title>Byte Rusak</title></head><body><p>" + GOOD.encode() + b"\xff\xfe\xc3\x28 batik \x80\x81</p></body></html>")
+        b"<html><head><title>Byte Rusak</title></head><body><p>"
+        + GOOD.encode()
+        + b"\xff\xfe\xc3\x28 batik \x80\x81</p></body></html>"
+    )
     (root / "latin1.html").write_bytes(
-        ("<html><head><title>Café Batik</title></head><body><p>" + GOOD + " Kafé dan crème brûlée.</p></body></html>").encode("latin-1", "replace"))
+        (
+            "<html><head><title>Café Batik</title></head><body><p>" + GOOD + " Kafé dan crème brûlée.</p></body></html>"
+        ).encode("latin-1", "replace")
+    )
     html = {"Content-Type": "text/html; charset=utf-8"}
     xml = {"Content-Type": "application/xml"}
     routes = {

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import sqlite_utils
+from conftest import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
-from conftest import FAST, articles, run_ccnews
 
 PARA = ("Pemerintah kota kembali menggelar rangkaian kegiatan {topic} yang melibatkan komunitas kreatif, "
         "pelajar dan pelaku usaha kecil di {place}. Kegiatan ini menjadi bagian dari komitmen kota dalam "
@@ -82,7 +82,9 @@ def test_canonical_links_never_merge_different_articles(canonical_site, tmp_path
     assert len(set(titles)) == 7
     first = next(r for r in rows if "Pameran Batik" in r["title"])
     db = sqlite_utils.Database(data / "archive.db")
-    urls = {u["url"].split("/", 3)[-1] for u in db.query("select url from article_urls where article_id = ?", [first["id"]])}
+    urls = {
+        u["url"].split("/", 3)[-1] for u in db.query("select url from article_urls where article_id = ?", [first["id"]])
+    }
     assert urls == {"read/1/berita-pameran-batik", "read/amp/1/berita-pameran-batik"}
     # Every article kept its own raw page.
     assert db.execute("select count(distinct article_id) from raw_pages").fetchone()[0] == 7
@@ -128,7 +130,10 @@ def test_a_changed_page_keeps_the_earlier_capture_as_a_version(changing_site, tm
     record = json.loads(shown.stdout)
     assert record["title"] == now["title"]
     versions = record["versions"]
-    assert [("puluhan ribu" in v["text"], "Pameran Batik" in v["title"]) for v in versions] == [(False, True), (True, True)]
+    assert [("puluhan ribu" in v["text"], "Pameran Batik" in v["title"]) for v in versions] == [
+        (False, True),
+        (True, True),
+    ]
     assert versions[0]["captured_at"] <= versions[1]["captured_at"] <= now["fetched_at"]
     # The raw pages of every capture are kept, byte for byte as served then.
     raw = run_ccnews("show", str(first["id"]), "--raw", "--version", "1", data_dir=data)
@@ -167,8 +172,9 @@ def test_an_indexer_beside_a_crawl_never_writes_into_an_index_being_rebuilt(tmp_
     import subprocess
     import sys
 
-    from archive import Archive
     from conftest import REPO
+
+    from archive import Archive
     from indexer import rebuild, sync
 
     data = tmp_path
@@ -331,7 +337,9 @@ def test_a_timeline_png_onto_a_full_disk_is_one_line(small_disk, tmp_path):
     result = run_ccnews("timeline", "--png", str(small_disk / "t.png"), data_dir=data)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {small_disk / 't.png'}: No space left on device"
+    assert (
+        result.stderr.strip().splitlines()[-1] == f"Error: cannot write {small_disk / 't.png'}: No space left on device"
+    )
     assert not (small_disk / "t.png").exists()
 
 

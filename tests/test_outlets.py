@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 from conftest import FAST, articles, run_ccnews
+
+from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 
 
 def para(n: int, topic: str) -> str:
@@ -46,18 +47,27 @@ def test_a_pattern_anchored_at_the_end_accepts_feed_entries_with_tracking_parame
     spec = SiteSpec(name="Solo", lang="id", articles=[
         article(f"/kabar-batik-solo-{n}-217230{n}", f"batik {n}", feed_suffix="?utm_source=rss&utm_medium=feed")
         for n in range(3)])
-    result, run, _ = crawl(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "-\\\\d{{6,}}$"'))
+    result, run, _ = crawl(
+        tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "-\\\\d{{6,}}$"')
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert run["articles_new"] == 3
 
 
 def test_a_failed_configured_sitemap_makes_the_same_run_discover_the_feed(tmp_path):
-    spec = SiteSpec(name="Disway", lang="id", articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)],
-                    extra_sitemap_paths=[])
-    routes = {"/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}},
-              "/robots.txt": {"body": "User-agent: *\nDisallow:\n", "headers": {"Content-Type": "text/plain"}}}
-    result, run, server = crawl(tmp_path, spec, BASE.format(body='sitemaps = ["{base}/sitemap.xml"]\narticle_pattern = "/read/\\\\d+/"'),
-                                routes)
+    spec = SiteSpec(
+        name="Disway",
+        lang="id",
+        articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)],
+        extra_sitemap_paths=[],
+    )
+    routes = {
+        "/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}},
+        "/robots.txt": {"body": "User-agent: *\nDisallow:\n", "headers": {"Content-Type": "text/plain"}},
+    }
+    result, run, server = crawl(
+        tmp_path, spec, BASE.format(body='sitemaps = ["{base}/sitemap.xml"]\narticle_pattern = "/read/\\\\d+/"'), routes
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert run["articles_new"] == 3
     import sqlite_utils
@@ -83,15 +93,19 @@ def test_a_listing_paginated_by_offset_is_followed(tmp_path):
     # Two items a page in the test; outlets count 30 (`/kategori/lokal/30`, `/60`).
     routes = {"/kategori/lokal": listing([0, 1], [10, 20]), "/kategori/lokal/10": listing([2, 3], [20]),
               "/kategori/lokal/20": listing([4, 5], [10])}
-    result, run, _ = crawl(tmp_path, spec, BASE.format(body='listings = ["{base}/kategori/lokal"]\narticle_pattern = "/read/\\\\d+/"'),
-                           routes)
+    result, run, _ = crawl(
+        tmp_path,
+        spec,
+        BASE.format(body='listings = ["{base}/kategori/lokal"]\narticle_pattern = "/read/\\\\d+/"'),
+        routes,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert run["articles_new"] == 6
 
 
 def test_a_feed_whose_newest_entry_is_months_old_is_reported_stale(tmp_path):
     spec = SiteSpec(name="Old", lang="id", articles=[
-        article(f"/read/{n}/kabar-{n}", f"tenun {n}", published="2023-08-0{}T09:00:00+07:00".format(n + 1)) for n in range(2)])
+        article(f"/read/{n}/kabar-{n}", f"tenun {n}", published=f"2023-08-0{n + 1}T09:00:00+07:00") for n in range(2)])
     result, run, server = crawl(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "/read/"'))
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"outlet: stale feed: {server.base}/feed (newest entry 2023-08-02)" in result.stderr
@@ -121,8 +135,12 @@ def check(tmp_path, spec, registry: str, routes=None, *extra):
 
 
 def test_sources_check_reports_each_configured_url_and_suggests_the_fix(tmp_path):
-    spec = SiteSpec(name="Disway", lang="id", articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)])
-    routes = {"/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}}}
+    spec = SiteSpec(
+        name="Disway", lang="id", articles=[article(f"/read/{n}/kabar-{n}", f"batik {n}") for n in range(3)]
+    )
+    routes = {
+        "/sitemap.xml": {"status": 404, "body": "<html>not here</html>", "headers": {"Content-Type": "text/html"}}
+    }
     body = 'sitemaps = ["{base}/sitemap.xml"]\nlistings = ["{base}/kategori/berita"]\narticle_pattern = "/read/\\\\d+/"'
     result, server = check(tmp_path, spec, BASE.format(body=body), routes, "--json")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -132,12 +150,19 @@ def test_sources_check_reports_each_configured_url_and_suggests_the_fix(tmp_path
     assert by_url[f"{server.base}/sitemap.xml"]["problem"] == "HTTP 404"
     listing = by_url[f"{server.base}/kategori/berita"]
     assert listing["ok"] and listing["accepted"] == listing["on_site"] >= 1
-    assert f"replace {server.base}/sitemap.xml with {server.base}/feed (found by discovery, 3 entries)" in report["suggestions"]
+    assert (
+        f"replace {server.base}/sitemap.xml with {server.base}/feed (found by discovery, 3 entries)"
+        in report["suggestions"]
+    )
 
 
 def test_sources_check_says_when_the_pattern_rejects_most_entries(tmp_path):
-    spec = SiteSpec(name="Redesign", lang="id", articles=[article(f"/artikel/{n}/kabar-{n}", f"tenun {n}") for n in range(4)])
-    result, server = check(tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "/read/\\\\d+/"'))
+    spec = SiteSpec(
+        name="Redesign", lang="id", articles=[article(f"/artikel/{n}/kabar-{n}", f"tenun {n}") for n in range(4)]
+    )
+    result, server = check(
+        tmp_path, spec, BASE.format(body='feeds = ["{base}/feed"]\narticle_pattern = "/read/\\\\d+/"')
+    )
     assert result.returncode == 1
     assert f"outlet: {server.base}/feed: article_pattern accepts 0 of 4 entries" in result.stderr
     assert "suggestion: check article_pattern: it rejects " in result.stderr
@@ -185,7 +210,9 @@ def test_health_flags_the_signs_of_a_site_redesign(tmp_path):
     problems = [p["problem"] for p in json.loads(result.stdout)]
     assert result.returncode == 1
     assert any(p.startswith("article_pattern now rejects 93% of listed URLs (before: 2%)") for p in problems), problems
-    assert any(p.startswith("articles of the last run average 60 words, against 600 before") for p in problems), problems
+    assert any(p.startswith("articles of the last run average 60 words, against 600 before") for p in problems), (
+        problems
+    )
 
 
 # -- onboarding an outlet in one command ---------------------------------------------------------
@@ -245,7 +272,9 @@ def test_sources_add_onboards_a_government_site_without_a_feed_and_writes_the_en
     routes = {"/feed": NO_FEED, "/sitemap.xml": NO_FEED, "/robots.txt": ROBOTS_ONLY}
     registry = tmp_path / "mine.toml"
     registry.write_text('[[source]]\nid = "lain"\nname = "Lain"\nhomepage = "http://127.0.0.1:1/"\n', "utf-8")
-    entry, result, server = onboard(tmp_path, spec, routes, "--id", "kota-contoh", "--sources", str(registry), "--write")
+    entry, result, server = onboard(
+        tmp_path, spec, routes, "--id", "kota-contoh", "--sources", str(registry), "--write"
+    )
     assert entry.id == "kota-contoh" and not entry.feeds and not entry.sitemaps
     assert entry.listings == [f"{server.base}/berita"]
     assert entry.article_pattern == "/berita/[a-z0-9-]+\\.html?$"
@@ -270,8 +299,11 @@ def test_a_feed_entry_on_a_sister_subdomain_is_not_the_sources(tmp_path):
     server.routes["/berita.xml"]["body"] = server.routes["/berita.xml"]["body"].format(port=port)
     server.start()
     registry = tmp_path / "sources.toml"
-    registry.write_text(f'[[source]]\nid = "outlet"\nname = "Induk"\nhomepage = "http://localhost:{port}/"\n'
-                        f'feeds = ["http://localhost:{port}/berita.xml"]\ntimezone = "Asia/Jakarta"\ndelay = 0.0\n', "utf-8")
+    registry.write_text(
+        f'[[source]]\nid = "outlet"\nname = "Induk"\nhomepage = "http://localhost:{port}/"\n'
+        f'feeds = ["http://localhost:{port}/berita.xml"]\ntimezone = "Asia/Jakarta"\ndelay = 0.0\n',
+        "utf-8",
+    )
     try:
         result = run_ccnews("crawl", "outlet", *FAST, data_dir=tmp_path / "data", registry=registry)
     finally:
@@ -279,7 +311,9 @@ def test_a_feed_entry_on_a_sister_subdomain_is_not_the_sources(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     import sqlite_utils
 
-    stats = json.loads(next(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select stats from crawl_runs"))["stats"])
+    stats = json.loads(
+        next(sqlite_utils.Database(tmp_path / "data" / "archive.db").query("select stats from crawl_runs"))["stats"]
+    )
     assert stats.get("ccnews/discovery/off_site") == 2
     assert not any(k.startswith("ccnews/errors/") for k in stats)
     assert [r["title"] for r in articles(tmp_path / "data")] == ["Kabar Kabar Induk"]

@@ -7,7 +7,6 @@ import os
 
 import pytest
 import sqlite_utils
-
 from conftest import FAST, P101, P102, P105, Sites, articles, by_path, run_ccnews
 
 
@@ -103,9 +102,24 @@ def test_scrapy_crawl_from_repository_root_archives(fresh, tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(fresh.registry)}
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "source=warta-uji", "-s", "AUTOTHROTTLE_START_DELAY=0.01",
-         "-s", "LOG_LEVEL=WARNING"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "news",
+            "-a",
+            "source=warta-uji",
+            "-s",
+            "AUTOTHROTTLE_START_DELAY=0.01",
+            "-s",
+            "LOG_LEVEL=WARNING",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert by_path(articles(data), P101)["source"] == "warta-uji"
@@ -118,6 +132,7 @@ def test_search_works_while_a_crawl_writes(tmp_path):
     import time
 
     from conftest import REPO
+
     from indexer import search
 
     s = Sites(tmp_path / "sites").start()

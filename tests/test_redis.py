@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, Sites, articles
 
 REDIS = shutil.which("redis-server")
@@ -58,8 +57,13 @@ def env_for(data: Path, registry: Path, redis_url: str | None, run: str = "t") -
 
 
 def ingest(data: Path, redis_url: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data), *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data), *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_path):
@@ -73,8 +77,24 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
         sites.outlet.requests.clear()
 
         data = tmp_path / "data"
-        writer = subprocess.Popen([sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data),
-                                   "--idle-exit", "15"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ccnews",
+                "ingest",
+                "--redis",
+                redis_url,
+                "--data-dir",
+                str(data),
+                "--idle-exit",
+                "15",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # Workers go slowly enough (0.2 s between requests) that both really share the queue.
         slow = sites.registry.read_text("utf-8").replace("delay = 0.0", "delay = 0.2")
         sites.registry.write_text(slow, "utf-8")
@@ -91,25 +111,33 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
     rows = articles(data)
     got = sorted(a["url"].split("/", 3)[3] for a in rows)
     assert got == expected  # every article, each once
-    fetched = Counter(path for path, _m, status in sites.outlet.requests if status in (200, 304) and path != "/robots.txt")
+    fetched = Counter(
+        path for path, _m, status in sites.outlet.requests if status in (200, 304) and path != "/robots.txt"
+    )
     assert fetched and max(fetched.values()) == 1, {p: n for p, n in fetched.items() if n > 1}
     db = sqlite3.connect(data / "archive.db")
     hosts = db.execute("select count(*), group_concat(outcome) from crawl_runs").fetchone()
     assert hosts[0] == 2 and "ok" in hosts[1]
     # ... and the writer indexed them.
-    hits = json.loads(subprocess.run([sys.executable, "-m", "ccnews", "search", "Icheon", "--json", "--data-dir", str(data)],
-                                     cwd=REPO, capture_output=True, text=True).stdout)
+    hits = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "ccnews", "search", "Icheon", "--json", "--data-dir", str(data)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert len(hits) == 1
 
 
 def push_items(redis_url: str, n: int) -> None:
     """n distinct crawled items, serialized as crawler processes do."""
+    import random
+
     import redis
 
     from crawler.items import ArticleItem
     from crawler.redis_io import ITEMS_KEY, serialize_item
-
-    import random
 
     words = "batik kota kreatif perajin museum festival motif pesisir canting warna pameran desa".split()
     rng = random.Random(n)
@@ -119,14 +147,37 @@ def push_items(redis_url: str, n: int) -> None:
         body = " ".join(rng.choice(words) for _ in range(60))
         html = f"<html><body><p>Artikel nomor {i} tentang batik.</p></body></html>".encode()
         item = ArticleItem(
-            source="bench", url=f"http://127.0.0.1:1/read/{i}/artikel", requested_url=f"http://127.0.0.1:1/read/{i}/artikel",
-            pages=[{"url": f"http://127.0.0.1:1/read/{i}/artikel", "status": 200, "headers": {}, "content_type": "text/html",
-                    "encoding": "utf-8", "body": html, "fetched_at": "2026-01-01T00:00:00+00:00", "text": html.decode()}],
+            source="bench",
+            url=f"http://127.0.0.1:1/read/{i}/artikel",
+            requested_url=f"http://127.0.0.1:1/read/{i}/artikel",
+            pages=[
+                {
+                    "url": f"http://127.0.0.1:1/read/{i}/artikel",
+                    "status": 200,
+                    "headers": {},
+                    "content_type": "text/html",
+                    "encoding": "utf-8",
+                    "body": html,
+                    "fetched_at": "2026-01-01T00:00:00+00:00",
+                    "text": html.decode(),
+                }
+            ],
             fetched_at="2026-01-01T00:00:00+00:00",
-            article={"url": f"http://127.0.0.1:1/read/{i}/artikel", "canonical_url": None, "title": f"Artikel {i}",
-                     "text": f"Artikel nomor {i}. {body}",
-                     "authors": [], "published": "2025-01-01T10:00:00+07:00", "modified": None, "language": "id",
-                     "description": None, "image": None, "tags": [], "word_count": 15, "pages": 1},
+            article={
+                "url": f"http://127.0.0.1:1/read/{i}/artikel",
+                "canonical_url": None,
+                "title": f"Artikel {i}",
+                "text": f"Artikel nomor {i}. {body}",
+                "authors": [],
+                "published": "2025-01-01T10:00:00+07:00",
+                "modified": None,
+                "language": "id",
+                "description": None,
+                "image": None,
+                "tags": [],
+                "word_count": 15,
+                "pages": 1,
+            },
             tags={"cities": [], "fields": [], "network": [], "relevance": 0.0},
         )
         pipe.rpush(ITEMS_KEY, serialize_item(item))
@@ -182,9 +233,15 @@ def test_a_restarted_writer_with_an_empty_queue_indexes_what_a_killed_writer_sto
     with Archive(data) as archive:
         # What a writer killed between its SQLite commit and its indexing left behind.
         for n in range(30):
-            archive.store_article({"url": f"http://127.0.0.1:1/read/{n}/artikel", "source": "s", "title": f"Artikel {n}",
-                                   "text": f"Kabar batik nomor {n} dari Pekalongan untuk pembaca setia."},
-                                  pages=[{"url": f"http://127.0.0.1:1/read/{n}/artikel", "body": b"<html></html>"}])
+            archive.store_article(
+                {
+                    "url": f"http://127.0.0.1:1/read/{n}/artikel",
+                    "source": "s",
+                    "title": f"Artikel {n}",
+                    "text": f"Kabar batik nomor {n} dari Pekalongan untuk pembaca setia.",
+                },
+                pages=[{"url": f"http://127.0.0.1:1/read/{n}/artikel", "body": b"<html></html>"}],
+            )
         assert archive.count_unindexed() == 30
     result = ingest(data, redis_url, "--idle-exit", "0.5")
     assert result.returncode == 0, result.stderr

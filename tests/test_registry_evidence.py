@@ -8,8 +8,8 @@ import csv
 import os
 
 import pytest
-
 from conftest import REPO
+
 from crawler.discovery import not_a_page
 from crawler.registry import load_registry
 from crawler.webarchive import SourceMap
@@ -87,4 +87,6 @@ def test_every_bundled_entry_says_how_sure_it_is():
     assert len(entries) == len(load_registry())
     for entry in entries:
         comment = entry.strip().splitlines()[0]
-        assert comment.startswith("# ") and any(v in comment for v in ("confirmed", "plausible", "contradicted", "unknown")), entry[:200]
+        assert comment.startswith("# ") and any(
+            v in comment for v in ("confirmed", "plausible", "contradicted", "unknown")
+        ), entry[:200]

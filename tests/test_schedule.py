@@ -10,16 +10,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlite_utils
-
-from ccnews.scheduler import is_running
 from conftest import REPO, Sites, articles, run_ccnews
 
-DEAD = '[[source]]\nid = "dead"\nname = "Dead"\nhomepage = "http://127.0.0.1:9/"\nfeeds = ["http://127.0.0.1:9/feed"]\ndelay = 0.0\n'
+from ccnews.scheduler import is_running
+
+DEAD = (
+    '[[source]]\nid = "dead"\nname = "Dead"\nhomepage = "http://127.0.0.1:9/"\n'
+    'feeds = ["http://127.0.0.1:9/feed"]\ndelay = 0.0\n'
+)
 
 
 @pytest.fixture
@@ -90,7 +93,13 @@ def test_a_running_source_is_never_started_twice(sites, tmp_path):
     crawl = subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji"], cwd=REPO, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: (data / "locks" / "warta-uji.lock").exists() and bool(runs(data)) if (data / "archive.db").exists() else False)
+        assert wait_for(
+            lambda: (
+                (data / "locks" / "warta-uji.lock").exists() and bool(runs(data))
+                if (data / "archive.db").exists()
+                else False
+            )
+        )
         tick = run_ccnews("schedule", "tick", data_dir=data, registry=sites.registry)
         assert "started kota-uji" in tick.stderr and "warta-uji" not in tick.stderr
         second = run_ccnews("crawl", "warta-uji", data_dir=data, registry=sites.registry)
@@ -104,8 +113,14 @@ def test_a_running_source_is_never_started_twice(sites, tmp_path):
 def test_schedule_run_stops_cleanly_on_sigterm_and_records_interrupted_runs(sites, tmp_path):
     slow(sites, "1.0")
     data = tmp_path / "data"
-    loop = subprocess.Popen([sys.executable, "-m", "ccnews", "schedule", "run", "--every", "1"], cwd=REPO,
-                            env=ccnews_env(data, sites.registry), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "ccnews", "schedule", "run", "--every", "1"],
+        cwd=REPO,
+        env=ccnews_env(data, sites.registry),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert wait_for(lambda: (data / "archive.db").exists() and len(runs(data)) == 2 and all(
             r["outcome"] == "running" for r in runs(data)), timeout=60)
@@ -163,7 +178,7 @@ def test_health_reports_a_source_that_lists_entries_but_collects_nothing(sites, 
     run_ccnews("crawl", "warta-uji", "-s", "AUTOTHROTTLE_START_DELAY=0.01", data_dir=data, registry=sites.registry)
     assert run_ccnews("health", data_dir=data, registry=sites.registry).returncode == 0
     db = sqlite_utils.Database(data / "archive.db")
-    old = (datetime.now(timezone.utc) - timedelta(days=10)).replace(microsecond=0).isoformat()
+    old = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0).isoformat()
     db.execute("update articles set first_seen = ?", [old])
     db.execute("update crawl_runs set started = ?", [old])
     db.conn.commit()
@@ -198,13 +213,15 @@ def test_cron_rule_sets_the_next_due_time(tmp_path):
     from ccnews.scheduler import status
     from crawler.registry import parse_registry
 
-    reg = parse_registry('[[source]]\nid = "c"\nname = "C"\nhomepage = "http://127.0.0.1:9/"\nschedule = "30 7 * * *"\n', "t.toml")
+    reg = parse_registry(
+        '[[source]]\nid = "c"\nname = "C"\nhomepage = "http://127.0.0.1:9/"\nschedule = "30 7 * * *"\n', "t.toml"
+    )
     with Archive(tmp_path) as archive:
         rid = archive.start_run("c")
         archive.db["crawl_runs"].update(rid, {"started": "2026-03-01T08:00:00+00:00", "outcome": "ok"})
-        (st,) = status(archive, tmp_path, reg, now=datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
-    assert st.next_due == datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)
-    assert not st.due(datetime(2026, 3, 2, 7, 29, tzinfo=timezone.utc))
+        (st,) = status(archive, tmp_path, reg, now=datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert st.next_due == datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    assert not st.due(datetime(2026, 3, 2, 7, 29, tzinfo=UTC))
 
 
 def test_crontab_and_systemd_entries_use_absolute_paths(tmp_path):
@@ -212,7 +229,7 @@ def test_crontab_and_systemd_entries_use_absolute_paths(tmp_path):
     reg = tmp_path / "s.toml"
     reg.write_text(DEAD)
     cron = run_ccnews("schedule", "crontab", "--data-dir", str(data), "--sources", str(reg)).stdout
-    line = [l for l in cron.splitlines() if not l.startswith("#")][0]
+    line = [ln for ln in cron.splitlines() if not ln.startswith("#")][0]
     assert line.startswith("* * * * * ") and f"{sys.executable} -m ccnews schedule tick" in line
     assert str(data) in line and str(reg) in line
     unit = run_ccnews("schedule", "systemd", "--data-dir", str(data), "--user", "ccnews").stdout

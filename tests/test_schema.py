@@ -13,10 +13,10 @@ import shutil
 import sqlite3
 
 import pytest
+from conftest import FIXTURES, run_ccnews
 
 from archive import Archive
 from archive.schema import NAMES
-from conftest import FIXTURES, run_ccnews
 
 PREVIOUS = FIXTURES / "archives" / "release-ed4337e.db"
 
@@ -70,7 +70,9 @@ def test_upgraded_archive_works_with_every_reader(old_archive):
     assert shown["title"] == hits[0]["title"]
     coll = json.loads(run_ccnews("collection", "show", "batik", "--json", data_dir=old_archive).stdout)
     assert coll["description"] == "made by the previous release" and len(coll["articles"]) == 8
-    versioned = sqlite3.connect(old_archive / "archive.db").execute("select article_id from article_versions").fetchone()[0]
+    versioned = (
+        sqlite3.connect(old_archive / "archive.db").execute("select article_id from article_versions").fetchone()[0]
+    )
     history = run_ccnews("show", str(versioned), "--versions", data_dir=old_archive)
     assert history.returncode == 0 and "version 1" in history.stdout.lower()
 

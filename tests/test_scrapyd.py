@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-
 from conftest import REPO, Sites, articles, run_ccnews
 
 # Scrapyd 1.6 imports pkg_resources, gone from setuptools 81; setuptools 77+ reads our pyproject.
@@ -82,10 +81,18 @@ class Scrapyd:
     def deploy(self, egg: Path) -> dict:
         boundary = uuid.uuid4().hex
         fields = [("project", b"ccnews"), ("version", b"1")]
-        body = b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v + b"\r\n" for k, v in fields
-        ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; filename="ccnews.egg"\r\n'
-             "Content-Type: application/octet-stream\r\n\r\n").encode() + egg.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        body = (
+            b"".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v + b"\r\n"
+                for k, v in fields
+            )
+            + (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; filename="ccnews.egg"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + egg.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         req = urllib.request.Request(f"{self.url}/addversion.json", data=body,
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
         return json.loads(urllib.request.urlopen(req, timeout=30).read())
@@ -113,7 +120,9 @@ def egg(scrapyd_venv, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("egg") / "ccnews.egg"
     build = tmp_path_factory.mktemp("build")
     # Build from a copy so the checkout gets no build/ or *.egg-info litter.
-    shutil.copytree(REPO, build / "src", ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".venv"))
+    shutil.copytree(
+        REPO, build / "src", ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".venv")
+    )
     result = subprocess.run([str(scrapyd_venv / "bin" / "scrapyd-deploy"), "--build-egg", str(target)],
                             cwd=build / "src", capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

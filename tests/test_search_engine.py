@@ -3,7 +3,7 @@ newest-first through date windows, date ranges through minutes, copies collapsed
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -64,14 +64,16 @@ def test_newest_first_reaches_back_past_sparse_years_and_puts_undated_last(archi
     got = search(archive_dir, "batik", limit=8, sort="date")
     assert ids(got) == [1, 2, 3, 4, 5, 6, 7, 200]
     assert ids(search(archive_dir, "batik", limit=3, sort="date")) == [1, 2, 3]
-    until = (base - timedelta(days=1000)).astimezone(timezone.utc)
+    until = (base - timedelta(days=1000)).astimezone(UTC)
     assert ids(search(archive_dir, "batik", Filters(until=until), limit=3, sort="date")) == [3, 4, 5]
 
 
 def test_date_ranges_hold_to_the_minute(archive_dir):
-    t = datetime(2023, 12, 31, 23, 58, tzinfo=timezone.utc)
+    t = datetime(2023, 12, 31, 23, 58, tzinfo=UTC)
     build(archive_dir, [row(i, "festival", t + timedelta(minutes=i)) for i in range(5)], bulk=True)
-    got = search(archive_dir, "festival", Filters(since=t + timedelta(minutes=1), until=t + timedelta(minutes=3)), limit=20)
+    got = search(
+        archive_dir, "festival", Filters(since=t + timedelta(minutes=1), until=t + timedelta(minutes=3)), limit=20
+    )
     assert sorted(ids(got)) == [1, 2, 3]
     assert ids(search(archive_dir, "festival", Filters(since=t + timedelta(minutes=1), until=t + timedelta(minutes=3)),
                       limit=20, sort="date")) == [3, 2, 1]

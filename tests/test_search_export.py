@@ -10,9 +10,9 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
+from conftest import articles
 
 from ccnews.cli import cli
-from conftest import articles
 
 
 @pytest.fixture
@@ -89,7 +89,9 @@ def test_date_range_filters(ccnews):
     hits = search_json(ccnews, "kota", "--since", "2024-09-01", "--until", "2024-12-31")
     dates = [h["published"][:10] for h in hits]
     assert dates and all("2024-09-01" <= d <= "2024-12-31" for d in dates)
-    assert search_json(ccnews, "Icheon", "--until", "2016-03-11") and not search_json(ccnews, "Icheon", "--since", "2017-01-01")
+    assert search_json(ccnews, "Icheon", "--until", "2016-03-11") and not search_json(
+        ccnews, "Icheon", "--since", "2017-01-01"
+    )
 
 
 def test_language_filter_finds_english_only(ccnews):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 
 from archive.urls import url_key
@@ -78,17 +76,35 @@ def test_bundled_registry_has_the_outlets_the_users_need():
     assert len([s for s in reg.values() if s.city == "Chiang Mai"]) >= 2
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('[[source]]\nid = "a"\nname = "A"\n', "source #1 (a): field 'homepage' is required"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "ftp://x"\n', "source #1 (a), field 'homepage': 'ftp://x' is not an http(s) URL"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ntimezone = "Mars/Olympus"\n', "field 'timezone': unknown time zone"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeeds = "https://x.id/feed"\n', "field 'feeds': expected a list of strings"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\narticle_pattern = "("\n', "field 'article_pattern': bad regex"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ndelay = -1\n', "field 'delay'"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeedz = []\n', "unknown field 'feedz'"),
-    ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\n[[source]]\nid = "a"\nname = "B"\nhomepage = "https://y.id/"\n', "source #2 (a), field 'id': duplicate id"),
-    ('[[source]\nid = "a"', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[[source]]\nid = "a"\nname = "A"\n', "source #1 (a): field 'homepage' is required"),
+        (
+            '[[source]]\nid = "a"\nname = "A"\nhomepage = "ftp://x"\n',
+            "source #1 (a), field 'homepage': 'ftp://x' is not an http(s) URL",
+        ),
+        (
+            '[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ntimezone = "Mars/Olympus"\n',
+            "field 'timezone': unknown time zone",
+        ),
+        (
+            '[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeeds = "https://x.id/feed"\n',
+            "field 'feeds': expected a list of strings",
+        ),
+        (
+            '[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\narticle_pattern = "("\n',
+            "field 'article_pattern': bad regex",
+        ),
+        ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\ndelay = -1\n', "field 'delay'"),
+        ('[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\nfeedz = []\n', "unknown field 'feedz'"),
+        (
+            '[[source]]\nid = "a"\nname = "A"\nhomepage = "https://x.id/"\n[[source]]\nid = "a"\nname = "B"\nhomepage = "https://y.id/"\n',
+            "source #2 (a), field 'id': duplicate id",
+        ),
+        ('[[source]\nid = "a"', "not valid TOML"),
+    ],
+)
 def test_malformed_registry_names_file_entry_and_field(toml, message):
     with pytest.raises(RegistryError) as exc:
         parse_registry(toml, "my.toml")
@@ -138,14 +154,16 @@ def test_a_fetched_page_is_freed_as_soon_as_the_spider_is_done_with_it(tmp_path)
     import weakref
 
     from scrapy import Request
-    from scrapy.http import HtmlResponse
     from scrapy.crawler import Crawler
+    from scrapy.http import HtmlResponse
 
     from crawler.runner import crawl_settings
     from crawler.spiders.news import NewsSpider
 
     registry = tmp_path / "sources.toml"
-    registry.write_text('[[source]]\nid = "t"\nname = "T"\nhomepage = "http://127.0.0.1:9/"\narticle_pattern = "/read/"\n', "utf-8")
+    registry.write_text(
+        '[[source]]\nid = "t"\nname = "T"\nhomepage = "http://127.0.0.1:9/"\narticle_pattern = "/read/"\n', "utf-8"
+    )
     from scrapy.statscollectors import MemoryStatsCollector
 
     crawler = Crawler(NewsSpider, crawl_settings(sources_file=registry, probe=True))

@@ -8,10 +8,9 @@ import json
 from datetime import datetime
 
 import pytest
+from conftest import articles, run_ccnews
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
-
-from conftest import articles, run_ccnews
 
 FIELDS = ("url", "title", "text", "published", "source")
 
@@ -47,7 +46,9 @@ def test_exported_records_carry_headers_capture_time_and_metadata(crawled, tmp_p
     out = tmp_path / "one.warc.gz"
     run_ccnews("export", "--format", "warc", "--source", "warta-uji", "-o", str(out), data_dir=crawled["data"])
     with open(out, "rb") as fh:
-        records = list((r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read()) for r in ArchiveIterator(fh))
+        records = list(
+            (r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read()) for r in ArchiveIterator(fh)
+        )
     assert records[0][0] == "warcinfo"
     assert all(h.protocol == "WARC/1.1" for _t, h, _hh, _b in records)
     responses = [r for r in records if r[0] == "response"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -22,8 +22,8 @@ from scrapy.utils.gz import gunzip
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
 from archive import Archive, resolve_data_dir, url_key
-from archive.urls import TRACKING_PARAMS, strip_tracking
 from archive.db import now_iso
+from archive.urls import TRACKING_PARAMS, strip_tracking
 from crawler import discovery as disc
 from crawler.dates import parse_date
 from crawler.encoding import page_text
@@ -73,7 +73,7 @@ class NewsSpider(scrapy.Spider):
         spider.known = {}
         if settings.get("REDIS_URL"):
             # Workers share one queue and dupefilter per source and run; they have no archive.
-            run = settings.get("CCNEWS_RUN") or datetime.now(timezone.utc).strftime("%Y%m%d")
+            run = settings.get("CCNEWS_RUN") or datetime.now(UTC).strftime("%Y%m%d")
             prefix = f"ccnews:{spider.source.id}:{run}"
             crawler.settings.set("SCHEDULER_QUEUE_KEY", f"{prefix}:requests", priority="spider")
             crawler.settings.set("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:dupefilter", priority="spider")
@@ -139,7 +139,9 @@ class NewsSpider(scrapy.Spider):
         if url_key(url) in self.configured_all or not entries:
             return
         self.discovered.setdefault(url, entries)
-        self.crawler.stats.set_value("ccnews/discovery/found", "; ".join(f"{u} ({n} entries)" for u, n in self.discovered.items()))
+        self.crawler.stats.set_value(
+            "ccnews/discovery/found", "; ".join(f"{u} ({n} entries)" for u, n in self.discovered.items())
+        )
 
     def _discovery_requests(self):
         if self.discovering:
@@ -217,7 +219,9 @@ class NewsSpider(scrapy.Spider):
             yield from self._configured_failed(response.url, "no entries")
             return
         self._found(response.url, len(entries))
-        newest = max((d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d), default=None)
+        newest = max(
+            (d for d in (parse_date(e.date, self.source.timezone) for e in entries if e.date) if d), default=None
+        )
         if url_key(response.url) in self.configured_all or response.url in self.discovered:
             on_site, accepted, rejected = self._accepted_share([e.url for e in entries])
             self._report(response.url, ok=True, kind=found, status=response.status, entries=len(entries),
@@ -232,7 +236,7 @@ class NewsSpider(scrapy.Spider):
 
     def _check_stale(self, url: str, newest: datetime) -> None:
         """A feed whose newest entry is months old is reported: the outlet moved its feed."""
-        if (datetime.now(timezone.utc) - newest).days > self.stale_days:
+        if (datetime.now(UTC) - newest).days > self.stale_days:
             self.stale.append(f"{url} (newest entry {newest.date().isoformat()})")
             self.crawler.stats.set_value("ccnews/stale_feeds", "; ".join(self.stale))
             self.logger.warning("feed %s is stale: its newest entry is from %s", url, newest.date().isoformat())

@@ -64,6 +64,12 @@ class UsageProblem(click.ClickException):
         return cls(f"{exc.format_message()} (see `{where} --help`)")
 
 
+class ForcedStop(Exception):
+    """The second Ctrl-C: once the command's own clean-up has run, stop the worker processes rather
+    than wait for them to finish the pages they hold (what is archived is committed; the index
+    catches up at the next crawl or `ccnews reindex --verify`)."""
+
+
 class Group(click.Group):
     """Turns the library's own errors and click's usage errors into one clear line and a non-zero
     exit. Subgroups are of this class too."""
@@ -95,6 +101,12 @@ class Group(click.Group):
             raise click.ClickException(str(archive_error(exc, None))) from None
         except KeyboardInterrupt:
             err.print("interrupted")
+            ctx.exit(130)
+        except ForcedStop:
+            import multiprocessing
+
+            for child in multiprocessing.active_children():  # extraction workers, the indexer
+                child.kill()
             ctx.exit(130)
         except BrokenPipeError:
             sys.stderr.close()
@@ -328,7 +340,12 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
     err.print(f"crawling {len(ids)} source(s)" + ("" if os.environ.get("CCNEWS_REDIS_URL") else f" into {data}"))
     summaries = run_crawl(ids, s, progress=_progress_printer())
     _print_summary(summaries)
-    shared = bool(os.environ.get("CCNEWS_REDIS_URL"))
+    _end_of_crawl(ids, summaries, shared=bool(os.environ.get("CCNEWS_REDIS_URL")))
+
+
+def _end_of_crawl(ids: list[str], summaries: dict[str, dict[str, Any]], shared: bool = False,
+                  interrupted: str = "interrupted; run again with --resume to go on") -> None:
+    """One line per failed source and exit 1; after Ctrl-C one line and exit 130."""
     failed = {sid: sm for sid, sm in summaries.items()
               if sm.get("finish_reason") == "failed" or sm.get("outcome") == "failed"
               # A worker of a shared crawl that found the queue already taken is idle, not failed.
@@ -341,9 +358,13 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
         )
     if failed:
         sys.exit(1)
-    if any(sm.get("outcome") == "interrupted" for sm in summaries.values()):
-        # What was fetched is archived and indexed; the rest waits for the next run.
-        err.print("interrupted; run again with --resume to go on")
+    # A second Ctrl-C stops the reactor at once: crawls that never closed have no summary.
+    forced = bool(set(ids) - set(summaries))
+    if forced or any(sm.get("outcome") == "interrupted" for sm in summaries.values()):
+        # What was fetched is archived (and indexed, unless forced); the rest waits for the next run.
+        err.print(interrupted)
+        if forced:
+            raise ForcedStop
         sys.exit(130)
 
 
@@ -1585,9 +1606,12 @@ def demo(query, data_dir):
             err.print(f"crawling into {data} (registry {registry_file})")
             _open_archive(data, create=True).close()
             s = crawl_settings(data_dir=data, sources_file=registry_file,
-                               overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05})
+                               overrides={"LOG_LEVEL": "WARNING", "AUTOTHROTTLE_START_DELAY": 0.05,
+                                          "CCNEWS_ONE_LINE_ERRORS": True})
             summaries = run_crawl(["demo-outlet", "demo-city"], s, progress=_progress_printer())
             _print_summary(summaries)
+            _end_of_crawl(["demo-outlet", "demo-city"], summaries,
+                          interrupted="interrupted; what was crawled is in the archive")
             err.print("backfilling demo-outlet's 2016 pages from the web archive (its former domain)")
             past = _demo_backfill(data, registry_file, web_archive.cdx)
         finally:

@@ -155,13 +155,11 @@ def follow_archive(data_dir: str, conn) -> None:
 
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
-    import signal
-
     from archive.copies import group_copies
     from indexer import IndexBusy, IndexProblem, sync
 
-    # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish
+    # (it was started with SIGINT ignored: archive/processes.py).
     regrouped = indexed = 0
     error = failure = None
     try:
@@ -219,9 +217,9 @@ class IndexOnClose:
         return ext
 
     def spider_opened(self, spider):
-        import multiprocessing
+        from archive.processes import spawn_context
 
-        ctx = multiprocessing.get_context("spawn")  # as the extraction pool: no forked reactor
+        ctx = spawn_context()  # as the extraction pool: no forked reactor, no Ctrl-C of its own
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=follow_archive, args=(str(self.data_dir), child),
                                    name="ccnews-indexer", daemon=True)

@@ -29,6 +29,7 @@ from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
 from archive.errors import CcnewsError
+from archive.processes import die_with_parent
 from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_analyzer, stem, stem_analyzer, stop_words
 
 INDEX_DIR = "index"
@@ -322,7 +323,7 @@ class _OrphanProofTask(SubWriterTask):
         self.parent = os.getpid()
 
     def run(self) -> None:
-        _die_with_parent(self.parent)
+        die_with_parent(self.parent)
         super().run()
 
 
@@ -333,20 +334,6 @@ class _MpWriter(MpWriter):
         self.tasks.append(task)
         task.start()
         return task
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a child process of `parent` (Linux): be killed when the parent dies, and exit now if it
-    already has."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the crash tests will say
-        return
-    if os.getppid() != parent:
-        os._exit(0)
 
 
 def rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None) -> int:

@@ -29,14 +29,14 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
         sites.registry.write_text(sites.registry.read_text("utf-8").replace("delay = 0.0", "delay = 0.5"), "utf-8")
         env = {**os.environ, "CCNEWS_DATA": str(tmp_path / "data"), "CCNEWS_SOURCES": str(sites.registry)}
         first = subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji", "--resume"], cwd=REPO, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         deadline = time.monotonic() + 60
         while (
             time.monotonic() < deadline
             and len([1 for p, _m, s in sites.outlet.requests if p.startswith("/read/") and s == 200]) < 3
         ):
             time.sleep(0.1)
-        first.send_signal(signal.SIGINT)  # Ctrl-C
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it: to the whole process group
         _out, first_err = first.communicate(timeout=60)
         assert first.returncode == 130 and "Traceback" not in first_err
         assert first_err.strip().splitlines()[-1] == "interrupted; run again with --resume to go on"

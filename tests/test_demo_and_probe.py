@@ -2,7 +2,48 @@
 
 from __future__ import annotations
 
-from conftest import articles, run_ccnews
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, articles, run_ccnews
+
+
+def group_alive(pgid: int) -> list[str]:
+    """The processes still in a process group (as `ps` lists them)."""
+    rows = subprocess.run(["ps", "-eo", "pgid=,pid=,args="], capture_output=True, text=True).stdout.splitlines()
+    return [r for r in rows if r.split()[0] == str(pgid)]
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path, presses):
+    """A terminal's Ctrl-C reaches the whole process group: crawl, extraction workers, indexer."""
+    proc = subprocess.Popen([sys.executable, "-m", "ccnews", "demo", "--data-dir", str(tmp_path / "demo")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    for line in proc.stderr:  # wait until the crawl has fetched pages, and its workers are busy
+        lines.append(line)
+        if " pages, " in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    started = time.monotonic()
+    if presses == 2:
+        time.sleep(1.0)  # a person's second press; Scrapy takes the first one in before it
+        os.killpg(proc.pid, signal.SIGINT)
+    _out, rest = proc.communicate(timeout=60)
+    took = time.monotonic() - started
+    stderr = "".join(lines) + rest
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "Error processing" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "interrupted; what was crawled is in the archive"
+    assert took < (10 if presses == 2 else 30), took
+    deadline = time.monotonic() + 10
+    while group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not group_alive(proc.pid)  # no worker, indexer or server left behind
 
 
 def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -17,31 +16,13 @@ from urllib.parse import urlsplit
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from archive.processes import die_with_parent, spawn_context
 from archive.urls import is_front_page, url_key
 from crawler.dates import parse_date
 from crawler.discovery import NOT_ARTICLES, host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
 
 logger = logging.getLogger(__name__)
-
-
-def exit_with_parent(parent: int) -> None:
-    """In a worker process: exit when the crawl's process is gone (killed hard, a worker would
-    otherwise wait on its task queue for ever, holding its memory), and leave Ctrl-C to the parent:
-    a terminal sends SIGINT to the whole process group, and the parent finishes or cancels the
-    work in hand and shuts its workers down (no traceback from each of them)."""
-    import signal
-    import threading
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int,
@@ -81,8 +62,8 @@ def extraction_pool(processes: int) -> ProcessPoolExecutor:
     # "spawn": workers do not inherit the reactor, its threads or open sockets.
     # Not max_tasks_per_child: with it the pool hung here after replacing a worker (a
     # 10,000-page crawl stopped with both sides waiting).
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=exit_with_parent, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(processes, mp_context=spawn_context(), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
 
 
 def prepare_article(article: dict[str, Any], source, fallback_date: str | None = None,
@@ -119,7 +100,16 @@ class ExtractPipeline:
 
     def open_spider(self):
         if self.processes > 0:
+            from twisted.internet import reactor
+
             self.pool = extraction_pool(self.processes)
+            # A second Ctrl-C stops the reactor without closing the spider: drop the queued pages
+            # then, rather than extracting them all before the process can exit.
+            reactor.addSystemEventTrigger("before", "shutdown", self._abandon)
+
+    def _abandon(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def close_spider(self):
         if self.pool is not None:

@@ -239,7 +239,8 @@ class NewsSpider(scrapy.Spider):
         if (datetime.now(UTC) - newest).days > self.stale_days:
             self.stale.append(f"{url} (newest entry {newest.date().isoformat()})")
             self.crawler.stats.set_value("ccnews/stale_feeds", "; ".join(self.stale))
-            self.logger.warning("feed %s is stale: its newest entry is from %s", url, newest.date().isoformat())
+            # Said once in the run's summary ("stale feed: ..."); here for -v only.
+            self.logger.info("feed %s is stale: its newest entry is from %s", url, newest.date().isoformat())
 
     def parse_listing(self, response: Response, depth: int):
         if not isinstance(response, TextResponse):

@@ -302,7 +302,8 @@ def extract_article(
                 more = outlet_hints.text_of(page_tree, hints["body"], "\n")
         more = more or trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
         if more:
-            texts.append(more)
+            # Each page repeats the headline and date line at its top: keep them once, from page 1.
+            texts.append(_strip_head(more, meta.get("title") or "", timezone))
     text, byline_names = clean_body("\n".join(_dedupe_continuation(texts)))
     if hints.get("boilerplate"):
         patterns = [re.compile(p) for p in hints["boilerplate"]]
@@ -337,8 +338,11 @@ def extract_article(
         authors = clean_authors(byline) or authors
     tags: list[str] = []
     for value in (meta.get("tags"), meta.get("categories")):
-        items = value if isinstance(value, list) else re.split(r"[,;]", value or "")
-        tags += [t.strip() for t in items if t and t.strip() and t.strip() not in tags]
+        # <meta name="keywords" content="batik, pameran"> comes as one string, alone or in a list.
+        for item in value if isinstance(value, list) else [value]:
+            for t in re.split(r"[,;]", item or ""):
+                if t.strip() and t.strip() not in tags:
+                    tags.append(t.strip())
     html_lang = (tree.get("lang") or "").split("-")[0].lower() or None
     record = {
         "url": first.url,

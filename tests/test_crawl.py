@@ -94,7 +94,14 @@ def test_multi_page_article_is_merged_into_one_record(crawled):
     assert row["pages"] == 3
     text = row["text"]
     assert text.index("Halaman pertama") < text.index("Halaman kedua") < text.index("Halaman ketiga")
+    # Pages 2 and 3 print the headline and date line again at their top: not repeated in the body.
+    assert "WIB" not in text and "Pekan Batik Nusantara Ramai Pengunjung" not in text
     assert not [r for r in articles(crawled["data"]) if "page=2" in r["url"]]
+
+
+def test_meta_keywords_become_a_list_of_tags(crawled):
+    row = by_path(articles(crawled["data"]), P101)
+    assert json.loads(row["tags"])[:2] == ["kota kreatif", "UNESCO"]  # <meta name="keywords" content="a, b">
 
 
 def test_indonesian_date_printed_in_text_is_read_with_its_zone(crawled):

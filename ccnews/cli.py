@@ -701,10 +701,9 @@ def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_di
     if not periods:
         err.print("no dated articles match")
         return
-    label = (text if '"' in text else f'"{text}"') if text else "all articles"
-    title = f"Articles matching {label} per {by}" + (" (stories counted once)" if stories else "")
+    title = tl.describe(text, filters, by, stories)
     out.print(f"[bold]{escape(title)}[/bold]")
-    for line in tl.bars(periods, series):
+    for line in tl.bars(periods, series, by=by):
         out.print(escape(line))
     if undated:
         err.print(f"{undated} matching article(s) have no date and are not counted")

@@ -7,6 +7,30 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+# Up to this many periods a PNG has bars; beyond, bars are thinner than a pixel.
+BARS_UP_TO = 120
+
+
+def describe(text: str, filters: Any, by: str, stories: bool) -> str:
+    """The chart's title: the query and every filter that shaped it."""
+    label = (text if '"' in text else f'"{text}"') if text else "all articles"
+    parts = [f"Articles matching {label}" if text else "All articles"]
+    if filters.sources:
+        parts.append("from " + ", ".join(filters.sources))
+    if filters.cities:
+        parts.append("mentioning " + " or ".join(filters.cities))
+    if filters.fields:
+        parts.append("in " + " or ".join(filters.fields))
+    if filters.language:
+        parts.append(f"in language {filters.language}")
+    if filters.min_relevance is not None:
+        parts.append("about creative-city work")
+    if filters.since or filters.until:
+        since = filters.since.date().isoformat() if filters.since else "the start"
+        until = filters.until.date().isoformat() if filters.until else "today"
+        parts.append(f"from {since} to {until}")
+    return " ".join(parts) + f", per {by}" + (" (stories counted once)" if stories else "")
+
 
 def periods_between(first: str, last: str, by: str) -> list[str]:
     """Every period label from `first` to `last`, so quiet months show as zero."""
@@ -40,17 +64,33 @@ def table(rows: list[dict[str, Any]], by: str, by_source: bool) -> tuple[list[st
     return periods, series
 
 
-def bars(periods: list[str], series: dict[str, dict[str, int]], width: int = 50) -> list[str]:
+def bars(periods: list[str], series: dict[str, dict[str, int]], width: int = 50, by: str = "month") -> list[str]:
+    """One line per period; a run of three or more empty periods is one line saying so (a day-by-day
+    timeline over years would otherwise be thousands of zeros)."""
     totals = {p: sum(s.get(p, 0) for s in series.values()) for p in periods}
     top = max(totals.values() or [0]) or 1
-    lines = []
+    lines: list[str] = []
+    empty: list[str] = []
+
+    def flush() -> None:
+        if len(empty) >= 3:
+            lines.append(f"{'':>10} … {len(empty)} {by}s with none, {empty[0]} to {empty[-1]}")
+        else:
+            lines.extend(f"{p:>10} {'':<{width}} 0" for p in empty)
+        empty.clear()
+
     for p in periods:
         n = totals[p]
-        bar = "█" * round(n / top * width) if n else ""
+        if not n:
+            empty.append(p)
+            continue
+        flush()
+        bar = "█" * max(1, round(n / top * width))
         detail = ""
-        if len(series) > 1 and n:
+        if len(series) > 1:
             detail = "  (" + ", ".join(f"{k} {v[p]}" for k, v in series.items() if v.get(p)) + ")"
         lines.append(f"{p:>10} {bar:<{width}} {n}{detail}")
+    flush()
     return lines
 
 
@@ -77,12 +117,27 @@ def write_png(path: Path, periods: list[str], series: dict[str, dict[str, int]],
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
-    bottom = [0] * len(periods)
     x = range(len(periods))
-    for name, counts in series.items():
-        values = [counts.get(p, 0) for p in periods]
-        ax.bar(x, values, bottom=bottom, label=name if len(series) > 1 else None, width=0.85)
-        bottom = [b + v for b, v in zip(bottom, values)]
+    names = list(series)
+    stacks = [[series[name].get(p, 0) for p in periods] for name in names]
+    labels = names if len(series) > 1 else [None]
+    if len(periods) <= BARS_UP_TO:
+        bottom = [0] * len(periods)
+        for label, values in zip(labels, stacks):
+            ax.bar(x, values, bottom=bottom, label=label, width=0.85)
+            bottom = [b + v for b, v in zip(bottom, values)]
+    else:
+        # Hundreds of bars are each thinner than a pixel and most vanish: a stem with a dot for
+        # every period that has articles (stacked by series), so one article on one day shows.
+        bottom = [0] * len(periods)
+        for n, (label, values) in enumerate(zip(labels, stacks)):
+            top = [b + v for b, v in zip(bottom, values)]
+            hit = [i for i, v in enumerate(values) if v]
+            ax.vlines(hit, [bottom[i] for i in hit], [top[i] for i in hit], linewidth=1.2, color=f"C{n}")
+            ax.plot(hit, [top[i] for i in hit], "o", markersize=3.5, color=f"C{n}", label=label)
+            bottom = top
+        ax.set_xlim(-1, len(periods))
+        ax.set_ylim(bottom=0)
     step = max(1, len(periods) // 16)
     ax.set_xticks(list(x)[::step])
     ax.set_xticklabels(periods[::step], rotation=45, ha="right")

@@ -133,3 +133,26 @@ def test_timeline_png_is_a_real_image(data, tmp_path):
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     assert width >= 800 and height >= 400
+
+
+def test_day_by_day_timeline_over_years_is_readable(data, tmp_path):
+    r = run(data, "timeline", "*", "--by", "day", "--city", "Pekalongan", "--since", "2012-01-01")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    # About 13 years of days: runs of empty days are one line each, not thousands of zeros.
+    assert len(lines) < 60, len(lines)
+    assert any("days with none" in line for line in lines)
+    counted = sum(int(line.split()[-1]) for line in lines[1:] if "█" in line)
+    run(data, "timeline", "*", "--by", "day", "--city", "Pekalongan", "--since", "2012-01-01",
+        "--csv", str(tmp_path / "d.csv"))
+    days = list(csv.DictReader((tmp_path / "d.csv").open(encoding="utf-8")))
+    assert len(days) > 3000  # the CSV keeps every day, for programs
+    assert counted == sum(int(row["articles"]) for row in days) > 0
+
+
+def test_timeline_title_names_its_filters(data):
+    r = run(data, "timeline", "batik", "--city", "Pekalongan", "--source", "warta-uji", "--since", "2024-01-01",
+            "--relevant")
+    title = r.stdout.splitlines()[0]
+    assert title == ('Articles matching "batik" from warta-uji mentioning Pekalongan about creative-city work '
+                     "from 2024-01-01 to today, per month")

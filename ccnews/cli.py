@@ -408,19 +408,26 @@ def _take_locks(data: Path, ids: list[str]) -> tuple[list[str], list[int]]:
 
 
 def _progress_printer():
+    """A line per source whenever its figures change: pages, new, updated, skipped, the rate and,
+    while requests wait in its queue, the time they should take at that rate."""
+    import time as clock
+
     last: dict[str, tuple] = {}
+    started = clock.monotonic()
 
     def show(snapshot: dict[str, dict[str, Any]]) -> None:
         for sid, st in snapshot.items():
-            row = (
-                st.get("downloader/response_count", 0),
-                st.get("ccnews/articles/new", 0),
-                st.get("ccnews/articles/updated", 0),
-                sum(v for k, v in st.items() if k.startswith("ccnews/skipped/")),
-            )
-            if row != last.get(sid) and st:
-                last[sid] = row
-                err.print(f"  {sid}: {row[0]} pages, {row[1]} new, {row[2]} updated, {row[3]} skipped")
+            pages = st.get("downloader/response_count", 0)
+            row = (pages, st.get("ccnews/articles/new", 0), st.get("ccnews/articles/updated", 0),
+                   sum(v for k, v in st.items() if k.startswith("ccnews/skipped/")))
+            if row == last.get(sid) or not st:
+                continue
+            last[sid] = row
+            rate = pages / max(clock.monotonic() - started, 1e-6)
+            queued = st.get("scheduler/enqueued", 0) - st.get("scheduler/dequeued", 0)
+            left = f", {queued} queued, about {queued / rate:.0f} s left" if queued > 0 and rate > 0 else ""
+            err.print(f"  {sid}: {row[0]} pages, {row[1]} new, {row[2]} updated, {row[3]} skipped "
+                      f"({rate:.1f} pages/s{left})")
 
     return show
 
@@ -1626,4 +1633,11 @@ def demo(query, data_dir):
         out.print(f"{date}  {h.source:<12} {escape(h.title)}\n            {h.url}")
         for c in h.copies:
             out.print(f"            [dim]copy: {escape(c['source'])} {c['url']}[/dim]")
-    err.print(f"\ntry: ccnews search --data-dir {data} 'batik' --sort date")
+    import shlex
+
+    where = shlex.quote(str(data))
+    err.print("\ntry:")
+    for line in (f"ccnews search --data-dir {where} batik --sort date",
+                 f"ccnews search --data-dir {where} 'เมืองสร้างสรรค์ เชียงใหม่' --lang th",
+                 f"ccnews show --data-dir {where} {hits[0].id if hits else 1}"):
+        err.print(f"  {escape(line)}", soft_wrap=True)  # whole, to copy and paste

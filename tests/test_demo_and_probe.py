@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -66,6 +67,14 @@ def test_demo_crawls_both_sites_and_finds_the_founding_article(tmp_path):
     assert "Kejar Kota Kreatif" in result.stdout  # the sample search printed it
     assert "copy: demo-city" in result.stdout  # once, with the city's republished copy under it
     assert "crawl summary" in result.stdout
+    # One Thai article, so the Thai example of `ccnews search --help` finds something.
+    (thai,) = [r for r in rows if r["language"] == "th"]
+    hits = json.loads(run_ccnews("search", "เมืองสร้างสรรค์ เชียงใหม่", "--lang", "th", "--json",
+                                 "--data-dir", str(data)).stdout)
+    assert [h["id"] for h in hits] == [thai["id"]]
+    # The suggested commands are whole lines, whatever the terminal's width (COLUMNS=200 here).
+    suggested = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ccnews ")]
+    assert f"ccnews search --data-dir {data} 'เมืองสร้างสรรค์ เชียงใหม่' --lang th" in suggested
 
 
 def test_sources_check_probes_without_writing(sites, tmp_path):

@@ -562,6 +562,14 @@ class Archive:
         with self.transaction():
             self.db["crawl_runs"].update(run_id, row)
 
+    def record_run(self, summary: dict[str, Any]) -> int:
+        """A whole run at once, as a worker of a shared crawl reports it at its end (through Redis)."""
+        row = {k: v for k, v in summary.items() if k in self.db["crawl_runs"].columns_dict and k != "id"}
+        row["skipped"] = json.dumps(summary.get("skipped") or {}, sort_keys=True)
+        row["stats"] = json.dumps(summary.get("stats") or {}, sort_keys=True, default=str)
+        with self.transaction():
+            return self.db["crawl_runs"].insert(row).last_pk
+
     def runs(self, source: str | None = None, limit: int = 50, outcome: str | None = None) -> list[dict[str, Any]]:
         clauses, params = [], []
         if source:

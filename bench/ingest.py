@@ -65,6 +65,22 @@ def push(url: str, n: int, similar: bool) -> None:
     pipe.execute()
 
 
+def wait_for_redis(url: str, timeout: float = 10.0) -> None:
+    """Until the server answers PING (not a fixed sleep)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def drain(url: str, data: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(
@@ -88,7 +104,19 @@ def tick_time(n_sources: int, work: Path) -> float:
         [sys.executable, "-m", "ccnews", "schedule", "tick"], cwd=REPO, env=env, check=True, capture_output=True
     )
     elapsed = time.perf_counter() - t0
-    time.sleep(15)  # let the started crawls end before the folder goes
+    # The started crawls (of an unreachable port) end on their own; wait for each run's end.
+    import sqlite3
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            running = sqlite3.connect(data / "archive.db").execute(
+                "select count(*) from crawl_runs where outcome = 'running'").fetchone()[0]
+        except sqlite3.Error:
+            running = 1
+        if not running:
+            break
+        time.sleep(0.2)
     return elapsed
 
 
@@ -105,8 +133,8 @@ def main() -> None:
         work = Path(tmp)
         proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                  "--dir", tmp], stdout=subprocess.DEVNULL)
-        time.sleep(0.5)
         url = f"redis://127.0.0.1:{port}/0"
+        wait_for_redis(url)
         try:
             push(url, args.items, similar=False)
             distinct_s = drain(url, work / "a")

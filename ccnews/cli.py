@@ -910,8 +910,11 @@ def collection_delete(name, data_dir):
 )
 @click.option("--idle-exit", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Stop after the queue has been empty this long (default: run until Ctrl-C or SIGTERM).")
+@click.option("--stop-after-runs", type=click.IntRange(1), default=None, metavar="N",
+              help="Stop once N crawler processes have reported the end of their run and the queue is empty "
+              "(a known set of workers; each reports after its last item).")
 @data_dir_option
-def ingest(redis_url, batch, idle_exit, data_dir):
+def ingest(redis_url, batch, idle_exit, stop_after_runs, data_dir):
     """Move crawled items from Redis into the archive and the index (the one writer of a
     multi-machine setup). Safe to kill: what it took but did not commit is replayed.
 
@@ -926,7 +929,8 @@ def ingest(redis_url, batch, idle_exit, data_dir):
     server = connect(redis_url)
     with _open_archive(data, create=True) as archive:
         err.print(f"ingesting from {redis_url} into {data}")
-        counts = run(server, archive, data, batch_size=batch, idle_exit=idle_exit, say=err.print)
+        counts = run(server, archive, data, batch_size=batch, idle_exit=idle_exit, stop_after_runs=stop_after_runs,
+                     say=err.print)
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to ingest")
 
 

@@ -57,28 +57,17 @@ def store_item(archive: Archive, data: dict[str, Any], counts: Counter) -> None:
     counts[outcome] += 1
 
 
-def _store_run(archive: Archive, run: dict[str, Any]) -> None:
-    row = {k: run.get(k) for k in ("source", "started", "finished", "finish_reason", "pages_fetched", "articles_new",
-                                   "articles_updated", "articles_unchanged", "articles_skipped", "errors", "outcome",
-                                   "job", "pid", "host")}
-    row["skipped"] = json.dumps(run.get("skipped") or {}, sort_keys=True)
-    row["stats"] = json.dumps(run.get("stats") or {}, sort_keys=True, default=str)
-    archive.db["crawl_runs"].insert(row)
-
-
 def _drain_runs(server: redis.Redis, archive: Archive) -> int:
     n = 0
     for raw in server.lrange(RUNS_PROCESSING, 0, -1):
-        with archive.transaction():
-            _store_run(archive, json.loads(raw))
+        archive.record_run(json.loads(raw))
         server.lrem(RUNS_PROCESSING, 1, raw)
         n += 1
     while True:
         raw = server.lmove(RUNS_KEY, RUNS_PROCESSING, "LEFT", "RIGHT")
         if raw is None:
             return n
-        with archive.transaction():
-            _store_run(archive, json.loads(raw))
+        archive.record_run(json.loads(raw))
         server.lrem(RUNS_PROCESSING, 1, raw)
         n += 1
 
@@ -99,10 +88,12 @@ def _commit(server: redis.Redis, archive: Archive, batch: list[bytes], counts: C
 
 
 def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size: int = 200,
-           idle_exit: float | None = None, index_every: float = 10.0,
+           idle_exit: float | None = None, stop_after_runs: int | None = None, index_every: float = 10.0,
            say: Callable[[str], None] = lambda _m: None) -> Counter:
-    """Move items into the archive until stopped (SIGINT/SIGTERM), or until the queue has been
-    empty for `idle_exit` seconds. Indexes and groups copies every `index_every` seconds of work."""
+    """Move items into the archive until stopped (SIGINT/SIGTERM), until the queue has been empty
+    for `idle_exit` seconds, or until `stop_after_runs` crawl runs have reported their end with the
+    queue empty (a worker reports its run after its last item, so nothing of theirs is left).
+    Indexes and groups copies every `index_every` seconds of work."""
     from archive.copies import group_copies
     from indexer import sync
 
@@ -149,6 +140,9 @@ def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size:
                 say(f"{counts['items']} item(s): {counts['new']} new, {counts['updated']} updated, "
                     f"{counts['unchanged']} unchanged")
             if idle_exit is not None and not batch and time.monotonic() - idle_since >= idle_exit:
+                break
+            if stop_after_runs is not None and counts["runs"] >= stop_after_runs and not batch \
+                    and not server.llen(ITEMS_KEY):
                 break
     except redis.RedisError as exc:
         raise IngestError(f"Redis failed while ingesting: {exc}") from None

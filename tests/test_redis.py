@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -66,6 +67,32 @@ def ingest(data: Path, redis_url: str, *extra: str) -> subprocess.CompletedProce
     )
 
 
+class SharedGate:
+    """Holds article requests at the fixture site until two are waiting at once. Each worker has
+    one request in flight (CONCURRENT_REQUESTS=1), so two waiting requests are one from each
+    worker: both have taken work from the shared queue before either can finish it alone."""
+
+    def __init__(self, server, waiting_for: int = 2, timeout: float = 120):
+        self.cond = threading.Condition()
+        self.waiting = 0
+        self.opened = False
+        self.waiting_for = waiting_for
+        self.timeout = timeout
+        handle = server._handle
+
+        def gated(req):
+            if "/read/" in req.path:
+                with self.cond:
+                    self.waiting += 1
+                    if self.waiting >= self.waiting_for:
+                        self.opened = True
+                        self.cond.notify_all()
+                    self.cond.wait_for(lambda: self.opened, timeout=self.timeout)
+            handle(req)
+
+        server._handle = gated
+
+
 def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_path):
     sites = Sites(tmp_path / "sites").start()
     try:
@@ -75,30 +102,17 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
                        cwd=REPO, env=env_for(ref, sites.registry, None), capture_output=True, timeout=240, check=True)
         expected = sorted(a["url"].split("/", 3)[3] for a in articles(ref))
         sites.outlet.requests.clear()
+        gate = SharedGate(sites.outlet)
 
         data = tmp_path / "data"
+        # The writer stops when both workers have reported the end of their run: no idle timeout.
         writer = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ccnews",
-                "ingest",
-                "--redis",
-                redis_url,
-                "--data-dir",
-                str(data),
-                "--idle-exit",
-                "15",
-            ],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-m", "ccnews", "ingest", "--redis", redis_url, "--data-dir", str(data),
+             "--stop-after-runs", "2"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        # Workers go slowly enough (0.2 s between requests) that both really share the queue.
-        slow = sites.registry.read_text("utf-8").replace("delay = 0.0", "delay = 0.2")
-        sites.registry.write_text(slow, "utf-8")
-        workers = [subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji"], cwd=REPO,
+        one_at_a_time = ["-s", "CONCURRENT_REQUESTS=1", "-s", "AUTOTHROTTLE_START_DELAY=0.01"]
+        workers = [subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji", *one_at_a_time], cwd=REPO,
                                     env=env_for(tmp_path / "w", sites.registry, redis_url),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for w in workers:
@@ -108,6 +122,7 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
         assert writer.returncode == 0, err[-2000:]
     finally:
         sites.stop()
+    assert gate.opened and gate.waiting >= 2  # both workers had an article request in flight at once
     rows = articles(data)
     got = sorted(a["url"].split("/", 3)[3] for a in rows)
     assert got == expected  # every article, each once
@@ -116,8 +131,11 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
     )
     assert fetched and max(fetched.values()) == 1, {p: n for p, n in fetched.items() if n > 1}
     db = sqlite3.connect(data / "archive.db")
-    hosts = db.execute("select count(*), group_concat(outcome) from crawl_runs").fetchone()
-    assert hosts[0] == 2 and "ok" in hosts[1]
+    runs = db.execute("select pages_fetched, outcome from crawl_runs").fetchall()
+    assert len(runs) == 2 and all(pages > 1 for pages, _o in runs), runs  # robots.txt and real work, each
+    assert {outcome for _p, outcome in runs} == {"ok"}
+    # Together the workers fetched what the site answered: each URL once, robots.txt once each.
+    assert sum(pages for pages, _o in runs) == len(sites.outlet.requests)
     # ... and the writer indexed them.
     hits = json.loads(
         subprocess.run(

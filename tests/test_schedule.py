@@ -111,7 +111,7 @@ def test_a_running_source_is_never_started_twice(sites, tmp_path):
 
 
 def test_schedule_run_stops_cleanly_on_sigterm_and_records_interrupted_runs(sites, tmp_path):
-    slow(sites, "1.0")
+    slow(sites, "3.0")  # 3 s between requests: both crawls are surely still running when SIGTERM comes
     data = tmp_path / "data"
     loop = subprocess.Popen(
         [sys.executable, "-m", "ccnews", "schedule", "run", "--every", "1"],
@@ -124,7 +124,7 @@ def test_schedule_run_stops_cleanly_on_sigterm_and_records_interrupted_runs(site
     try:
         assert wait_for(lambda: (data / "archive.db").exists() and len(runs(data)) == 2 and all(
             r["outcome"] == "running" for r in runs(data)), timeout=60)
-        time.sleep(1.0)
+        # "running" is recorded once a crawl's reactor runs, its signal handlers installed.
         loop.send_signal(signal.SIGTERM)
         _out, err = loop.communicate(timeout=90)
     finally:

@@ -14,7 +14,6 @@ import itertools
 import json
 import sys
 import threading
-import zlib
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,10 +90,6 @@ class SiteServer:
         parts = urlsplit(req.path)
         key = parts.path + (f"?{parts.query}" if parts.query else "")
         route = self.routes.get(key) or self.routes.get(parts.path) if parts.query else self.routes.get(key)
-        if route is not None and "hostile" in route:
-            self.requests.append((key, "GET", 200))
-            _hostile(req, route["hostile"], parts.query, self.stopping)
-            return
         status = 404
         headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
         body = b"<html><body><h1>404 Not Found</h1></body></html>"
@@ -139,75 +134,12 @@ class SiteServer:
         req.wfile.write(body)
 
 
-def _hostile(req: BaseHTTPRequestHandler, spec: dict[str, Any], query: str, stopping: threading.Event) -> None:
-    """Answers built to hurt a crawler, generated on the fly so the server stays small."""
-    kind = spec["kind"]
-    try:
-        if kind == "huge":  # a body of `size` bytes, streamed; with or without Content-Length
-            req.send_response(200)
-            req.send_header("Content-Type", "text/html; charset=utf-8")
-            if spec.get("length", True):
-                req.send_header("Content-Length", str(spec["size"]))
-            req.send_header("Connection", "close")
-            req.end_headers()
-            chunk = b"<p>" + b"batik " * 10_000 + b"</p>\n"
-            sent = 0
-            while sent < spec["size"] and not stopping.is_set():
-                req.wfile.write(chunk)
-                sent += len(chunk)
-        elif kind == "gzip_bomb":  # a small gzip body that inflates to `size` bytes
-            body = _bomb(spec["size"])
-            req.send_response(200)
-            req.send_header("Content-Type", "text/html; charset=utf-8")
-            req.send_header("Content-Encoding", "gzip")
-            req.send_header("Content-Length", str(len(body)))
-            req.end_headers()
-            req.wfile.write(body)
-        elif kind == "hang":  # headers and a little body, then nothing, ever
-            req.send_response(200)
-            req.send_header("Content-Type", "text/html; charset=utf-8")
-            req.send_header("Content-Length", "100000")
-            req.end_headers()
-            req.wfile.write(b"<html><body><p>Sebentar")
-            req.wfile.flush()
-            stopping.wait(600)
-        elif kind == "calendar":  # every page links to the next day, forever
-            n = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
-            body = (f'<html><body><h1>Agenda {n}</h1><a href="?page={n + 1}">Berikutnya</a>'
-                    f'<a href="/agenda/{n}/acara-budaya-hari-ke-{n}">Acara</a></body></html>').encode()
-            _send(req, 200, body, "text/html; charset=utf-8")
-        elif kind == "links":  # a listing with `count` links
-            links = "".join(
-                f'<a href="/arsip/{i}/berita-lama-nomor-{i}">Berita {i}</a>\n' for i in range(spec["count"])
-            )
-            _send(req, 200, f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8")
-        else:
-            _send(req, 500, b"unknown hostile kind", "text/plain")
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the crawler hung up, as it should
-
-
 def _send(req: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str) -> None:
     req.send_response(status)
     req.send_header("Content-Type", ctype)
     req.send_header("Content-Length", str(len(body)))
     req.end_headers()
     req.wfile.write(body)
-
-
-_BOMBS: dict[int, bytes] = {}
-
-
-def _bomb(size: int) -> bytes:
-    if size not in _BOMBS:
-        z = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
-        zeros = b"\0" * (1 << 20)
-        out = [z.compress(b"<html><body>")]
-        for _ in range(size >> 20):
-            out.append(z.compress(zeros))
-        out.append(z.flush())
-        _BOMBS[size] = b"".join(out)
-    return _BOMBS[size]
 
 
 def _not_modified_since(value: str | None, last_modified: str) -> bool:

@@ -75,6 +75,8 @@ _REASONS = [
     ("DownloadConnectionRefusedError", "connection refused"),
     ("timeout", "the server did not answer in time"),
     ("too_large", "pages larger than DOWNLOAD_MAXSIZE"),
+    ("decompression_bomb", "compressed pages larger than DOWNLOAD_MAXSIZE once decompressed"),
+    ("redirect_loop", "too many redirects"),
     ("archive", "the archive could not be written"),
     ("extraction", "extraction failed"),
 ]

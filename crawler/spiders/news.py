@@ -447,6 +447,15 @@ class NewsSpider(scrapy.Spider):
         elif failure.check(DownloadCancelledError):
             self._inc("errors/too_large")
             self.logger.warning("refused, larger than DOWNLOAD_MAXSIZE: %s", request.url)
+        elif failure.check(IgnoreRequest) and "during decompression" in failure.getErrorMessage():
+            # A small compressed body that inflates past DOWNLOAD_MAXSIZE (Scrapy stops inflating).
+            self._inc("errors/decompression_bomb")
+            self.logger.warning("refused, larger than DOWNLOAD_MAXSIZE once decompressed: %s", request.url)
+            reason = "compressed page too large once decompressed"
+        elif failure.check(IgnoreRequest) and "max redirections" in failure.getErrorMessage():
+            self._inc("errors/redirect_loop")
+            self.logger.warning("too many redirects (a loop?): %s", request.url)
+            reason = "too many redirects"
         elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
             self._skip("robots_disallowed", request.url)
         elif failure.check(DNSLookupError):

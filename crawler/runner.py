@@ -35,6 +35,7 @@ def crawl_settings(
     if since:
         settings.set("CCNEWS_SINCE", since, priority="cmdline")
     if max_articles:
+        settings.set("CCNEWS_MAX_ARTICLES", int(max_articles), priority="cmdline")
         settings.set("CLOSESPIDER_ITEMCOUNT", int(max_articles), priority="cmdline")
     if probe:
         settings.set("CCNEWS_PROBE", True, priority="cmdline")

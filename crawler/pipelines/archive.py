@@ -27,18 +27,21 @@ def close_crawl(crawler, reason: str) -> None:
 class ArchivePipeline:
     """Upserts each article; counts new, updated and unchanged ones."""
 
-    def __init__(self, crawler, data_dir, probe: bool):
+    def __init__(self, crawler, data_dir, probe: bool, limit: int = 0):
         self.crawler = crawler
         self.data_dir = data_dir
         self.stats = crawler.stats
         self.probe = probe
         self.archive: Archive | None = None
         self.full = False
+        self.limit = limit  # --max-articles: the crawl closes at it, pages still in flight are not kept
+        self.kept = 0
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        return cls(crawler, resolve_data_dir(settings.get("ARCHIVE_DATA_DIR")), settings.getbool("CCNEWS_PROBE"))
+        return cls(crawler, resolve_data_dir(settings.get("ARCHIVE_DATA_DIR")), settings.getbool("CCNEWS_PROBE"),
+                   settings.getint("CCNEWS_MAX_ARTICLES"))
 
     def open_spider(self):
         if not self.probe:
@@ -66,6 +69,10 @@ class ArchivePipeline:
         if adapter.get("skip"):
             remember_skip(self.archive, adapter)
             raise DropItem(f"{adapter['skip']}: {adapter['url']}")  # counted where it was judged
+        if self.limit and self.kept >= self.limit:
+            self.stats.inc_value("ccnews/skipped/over_limit")  # fetched before the crawl could close
+            raise DropItem(f"over --max-articles: {adapter['url']}")
+        self.kept += 1
         try:
             outcome, article_id = store_item(self.archive, adapter)
         except ArchiveFull as exc:

@@ -974,10 +974,9 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
         ccnews backfill --all --since 2016-01-01 --cdx http://127.0.0.1:8080/my-coll/cdx
         ccnews backfill radar-pekalongan --since 2016-03-01 --until 2016-03-31 --from commoncrawl
     """
-    from archive.copies import group_copies
     from crawler.backfill import ArchiveEndpoint
     from crawler.backfill import backfill as run
-    from indexer import sync
+    from indexer import catch_up
 
     registry = load_registry(sources_file)
     ids = _chosen_sources(registry, source_ids, all_sources, "backfill")
@@ -1005,8 +1004,7 @@ def backfill(source_ids, all_sources, since, until, cdx, replay, delay, origin, 
     with _open_archive(data, create=True) as archive:
         archive.upsert_sources([registry[s].as_dict() for s in ids])
         results = run(archive, registry, ids, endpoint, first.date(), last.date(), refetch=refetch, progress=show)
-        group_copies(archive)
-        indexed = 0 if no_index else sync(archive, data)
+        _regrouped, indexed = catch_up(archive, data, index=not no_index)
     for sid, counts in results.items():
         skipped = _skipped_text(counts)
         err.print(
@@ -1039,9 +1037,8 @@ def import_(paths, source_id, since, until, no_index, data_dir, sources_file):
         ccnews import radar-2016.warc.gz
         ccnews import CC-NEWS-20160311*.warc.gz --since 2016-03-01 --until 2016-03-31
     """
-    from archive.copies import group_copies
     from crawler.webarchive import Limits, import_files
-    from indexer import sync
+    from indexer import catch_up
 
     registry = load_registry(sources_file)
     if source_id and source_id not in registry:
@@ -1056,8 +1053,7 @@ def import_(paths, source_id, since, until, no_index, data_dir, sources_file):
     with _open_archive(data, create=True) as archive:
         archive.upsert_sources([s.as_dict() for s in registry.values()])
         counts = import_files(archive, registry, list(paths), source=source_id, limits=limits, progress=show)
-        group_copies(archive)
-        indexed = 0 if no_index else sync(archive, data)
+        _regrouped, indexed = catch_up(archive, data, index=not no_index)
     skipped = _skipped_text(counts)
     err.print(f"imported {counts['files']} file(s), {counts['records']} records: {counts['new']} new, "
               f"{counts['updated']} updated, {counts['unchanged']} unchanged"
@@ -1144,16 +1140,14 @@ def retag(data_dir):
     Example:
         ccnews retag --data-dir ./ccnews-data
     """
-    from archive.copies import group_copies
     from crawler.tagging import retag_archive
-    from indexer import sync
+    from indexer import catch_up
 
     data = resolve_data_dir(data_dir)
     with _open_archive(data) as archive:
         with _progress_bar("retagging", err) as tick:
             counts = retag_archive(archive, progress=tick)
-        regrouped = group_copies(archive)
-        indexed = sync(archive, data)
+        regrouped, indexed = catch_up(archive, data)
     err.print(f"retagged {counts['changed']} changed, {counts['unchanged']} unchanged; "
               f"{regrouped} regrouped; reindexed {indexed}")
 
@@ -1206,11 +1200,10 @@ def reextract(sources, min_words, data_dir, sources_file):
     Example:
         ccnews reextract --source radar-pekalongan
     """
-    from archive.copies import group_copies
     from crawler.extract import MIN_WORDS
     from crawler.reextract import reextract as run
     from crawler.reextract import sources_for
-    from indexer import sync
+    from indexer import catch_up
 
     registry = load_registry(sources_file)
     data = resolve_data_dir(data_dir)
@@ -1226,8 +1219,7 @@ def reextract(sources, min_words, data_dir, sources_file):
         todo = archive.count_articles() if not sources else None
         with _progress_bar("re-extracting", err, todo) as tick:
             counts = run(archive, registry, list(sources) or None, progress=tick, min_words=min_words or MIN_WORDS)
-        group_copies(archive)
-        indexed = sync(archive, data)
+        _regrouped, indexed = catch_up(archive, data)
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no articles"
     err.print(f"re-extracted: {parts}; reindexed {indexed}")
 
@@ -1576,16 +1568,14 @@ def sources_check(source_ids, sources_file, settings, fmt, verbose):
 def _demo_backfill(data: Path, registry_file: Path, cdx: str):
     from datetime import date
 
-    from archive.copies import group_copies
     from crawler.backfill import ArchiveEndpoint, backfill
-    from indexer import sync
+    from indexer import catch_up
 
     registry = load_registry(registry_file)
     with _open_archive(data) as archive:
         counts = backfill(archive, registry, ["demo-outlet"], ArchiveEndpoint.from_cdx(cdx, delay=0.0),
                           date(2014, 1, 1), date(2020, 12, 31), processes=0)["demo-outlet"]
-        group_copies(archive)
-        sync(archive, data)
+        catch_up(archive, data)
     return counts
 
 

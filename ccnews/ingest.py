@@ -94,8 +94,7 @@ def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size:
     for `idle_exit` seconds, or until `stop_after_runs` crawl runs have reported their end with the
     queue empty (a worker reports its run after its last item, so nothing of theirs is left).
     Indexes and groups copies every `index_every` seconds of work."""
-    from archive.copies import group_copies
-    from indexer import sync
+    from indexer import catch_up
 
     counts: Counter = Counter()
     stopping = {"flag": False}
@@ -133,8 +132,7 @@ def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size:
                 idle_since = time.monotonic()
             counts["runs"] += _drain_runs(server, archive)
             if dirty and (not batch or time.monotonic() - last_index >= index_every):
-                group_copies(archive)
-                counts["indexed"] += sync(archive, data_dir)
+                counts["indexed"] += catch_up(archive, data_dir)[1]
                 last_index = time.monotonic()
                 dirty = False
                 say(f"{counts['items']} item(s): {counts['new']} new, {counts['updated']} updated, "
@@ -150,6 +148,5 @@ def ingest(server: redis.Redis, archive: Archive, data_dir: Path, *, batch_size:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if dirty:
-        group_copies(archive)
-        counts["indexed"] += sync(archive, data_dir)
+        counts["indexed"] += catch_up(archive, data_dir)[1]
     return counts

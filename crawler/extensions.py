@@ -157,8 +157,7 @@ def follow_archive(data_dir: str, conn) -> None:
 
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
-    from archive.copies import group_copies
-    from indexer import IndexBusy, IndexProblem, sync
+    from indexer import IndexBusy, IndexProblem, catch_up
 
     # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish
     # (it was started with SIGINT ignored: archive/processes.py).
@@ -170,11 +169,12 @@ def follow_archive(data_dir: str, conn) -> None:
             while True:
                 # Only what has been grouped: indexed before, a copy would be indexed twice.
                 upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
-                regrouped += group_copies(archive)
                 try:
                     # While the crawl goes on, a rebuild holding the index is waited out a round
                     # at a time; at the end, for up to a minute.
-                    indexed += sync(archive, data_dir, upto=upto, wait=60.0 if finishing else 0.0)
+                    grouped, added = catch_up(archive, data_dir, upto=upto, wait=60.0 if finishing else 0.0)
+                    regrouped += grouped
+                    indexed += added
                 except IndexBusy:
                     if finishing:
                         raise

@@ -253,6 +253,17 @@ def index_lock(data_dir: str | Path, wait: float = LOCK_WAIT_S) -> Iterator[None
         os.close(fd)  # releases the lock
 
 
+def catch_up(archive: Archive, data_dir: str | Path, *, upto: int | None = None, wait: float = LOCK_WAIT_S,
+             index: bool = True) -> tuple[int, int]:
+    """After articles were archived or changed: group copies, then index (grouped first, or a copy
+    would be indexed as a story of its own). Returns (regrouped, indexed). The one way every
+    writer (a crawl's indexer process, the Redis writer, import, backfill, re-extraction) does it."""
+    from archive.copies import group_copies
+
+    regrouped = group_copies(archive)
+    return regrouped, sync(archive, data_dir, upto=upto, wait=wait) if index else 0
+
+
 def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None] | None = None,
          upto: int | None = None, wait: float = LOCK_WAIT_S) -> int:
     """Index every article the index has not seen in its current state; returns how many.

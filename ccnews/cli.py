@@ -6,7 +6,6 @@ import csv
 import functools
 import io
 import json
-import os
 import re
 import sqlite3
 import sys
@@ -303,10 +302,17 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Go on after an interrupted crawl: archived articles (as always) and pages "
     "already judged not to be articles are not fetched again.",
 )
+@click.option("--redis", "redis_url", envvar="CCNEWS_REDIS_URL", metavar="URL",
+              help="Be one worker of a crawl shared through Redis: items go there for `ccnews ingest` "
+              "(env CCNEWS_REDIS_URL).")
+@click.option("--run", "run_name", envvar="CCNEWS_RUN", metavar="NAME",
+              help="With --redis: the shared crawl's name, the same for all its workers (default: today's UTC date; "
+              "env CCNEWS_RUN).")
 @click.option("-v", "--verbose", count=True, help="Show Scrapy's log (-v info, -vv debug).")
 @data_dir_option
 @sources_option
-def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resume, verbose, data_dir, sources_file):
+def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resume, redis_url, run_name, verbose,
+          data_dir, sources_file):
     """Crawl sources into the archive and bring the search index up to date.
 
     \b
@@ -327,20 +333,23 @@ def crawl(source_ids, all_sources, since, max_articles, settings, no_index, resu
         overrides["INDEX_ENABLED"] = False
     if resume:
         overrides["CCNEWS_RESUME"] = True
+    if redis_url:
+        overrides.update(CCNEWS_REDIS_URL=redis_url, CCNEWS_RUN=run_name)
     overrides.update(_parse_settings(settings))
+    shared = bool(overrides.get("CCNEWS_REDIS_URL"))
     data = resolve_data_dir(data_dir)
-    if os.environ.get("CCNEWS_REDIS_URL"):
+    if shared:
         # A worker of a shared crawl: items go to Redis, several workers crawl one source together.
-        err.print(f"Redis mode: items go to {os.environ['CCNEWS_REDIS_URL']} for `ccnews ingest`")
+        err.print(f"Redis mode: items go to {overrides['CCNEWS_REDIS_URL']} for `ccnews ingest`")
     else:
         _open_archive(data, create=True).close()  # a clear error now, not inside the crawl
         ids, _locks = _take_locks(data, ids)
     s = crawl_settings(data_dir=data, sources_file=sources_file, since=since,
                        max_articles=max_articles or 0, overrides=overrides)
-    err.print(f"crawling {len(ids)} source(s)" + ("" if os.environ.get("CCNEWS_REDIS_URL") else f" into {data}"))
+    err.print(f"crawling {len(ids)} source(s)" + ("" if shared else f" into {data}"))
     summaries = run_crawl(ids, s, progress=_progress_printer())
     _print_summary(summaries)
-    _end_of_crawl(ids, summaries, shared=bool(os.environ.get("CCNEWS_REDIS_URL")))
+    _end_of_crawl(ids, summaries, shared=shared)
 
 
 def _end_of_crawl(ids: list[str], summaries: dict[str, dict[str, Any]], shared: bool = False,

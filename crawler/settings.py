@@ -1,7 +1,5 @@
 """Scrapy settings for ccnews. Every departure from Scrapy's defaults says why."""
 
-import os
-
 BOT_NAME = "ccnews"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -74,24 +72,8 @@ LOG_FORMATTER = "crawler.logformatter.UrlOnlyLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 # -- several machines ------------------------------------------------------------------------------
-# With CCNEWS_REDIS_URL set, crawler processes share scrapy-redis's request queue and dupefilter (so
-# each URL is fetched once in total, whichever worker fetches it) and push their items to Redis
-# instead of writing SQLite; one `ccnews ingest --redis URL` writer moves them into the archive and
-# the index. Workers of one crawl share a run name (CCNEWS_RUN, default: today's UTC date).
-CCNEWS_REDIS_URL = os.environ.get("CCNEWS_REDIS_URL")
-CCNEWS_RUN = os.environ.get("CCNEWS_RUN")
-if CCNEWS_REDIS_URL:
-    REDIS_URL = CCNEWS_REDIS_URL
-    SCHEDULER = "scrapy_redis.scheduler.Scheduler"
-    DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
-    # Keep the shared queue when one worker finishes: the others are still using it.
-    SCHEDULER_PERSIST = True
-    SCHEDULER_QUEUE_CLASS = "scrapy_redis.queue.FifoQueue"
-    REDIS_ITEMS_KEY = "ccnews:items"
-    REDIS_ITEMS_SERIALIZER = "crawler.redis_io.serialize_item"
-    ITEM_PIPELINES = {
-        "crawler.pipelines.extract.ExtractPipeline": 300,
-        "crawler.pipelines.tag.TagPipeline": 400,
-        "scrapy_redis.pipelines.RedisPipeline": 800,
-    }
-    EXTENSIONS = {"crawler.extensions.RunToRedis": 500}
+# A Redis URL here (`ccnews crawl --redis URL`, env CCNEWS_REDIS_URL, or -s) puts the crawl in Redis
+# mode: crawler/addons.py sets what follows from it. Workers of one crawl share CCNEWS_RUN.
+CCNEWS_REDIS_URL = None
+CCNEWS_RUN = None  # default: today's UTC date
+ADDONS = {"crawler.addons.RedisMode": 0}

@@ -66,9 +66,15 @@ def test_an_outlet_hook_post_processes_the_record(tmp_path, monkeypatch, request
     monkeypatch.delitem(sys.modules, "crawler.outlets.contoh_pemkot", raising=False)
     from crawler import outlet_hints
 
-    # Hooks are looked up once per source: forget the lookups made before and after this hook existed.
+    # Hooks are looked up once per source: forget the lookups made before and after this hook
+    # existed, and the imported hook module itself, or a later test would still run it.
     outlet_hints.hook.cache_clear()
-    request.addfinalizer(outlet_hints.hook.cache_clear)
+
+    def forget() -> None:
+        sys.modules.pop("crawler.outlets.contoh_pemkot", None)
+        outlet_hints.hook.cache_clear()
+
+    request.addfinalizer(forget)
     src = source_of("contoh-pemkot")
     expected = json.loads((OUTLETS / "contoh-pemkot" / "expected.json").read_text("utf-8"))
     record = extract_article([Page(expected["url"], (OUTLETS / "contoh-pemkot" / "page.html").read_text("utf-8"))],

@@ -112,9 +112,12 @@ def test_two_crawlers_and_one_writer_archive_every_article_once(redis_url, tmp_p
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         one_at_a_time = ["-s", "CONCURRENT_REQUESTS=1", "-s", "AUTOTHROTTLE_START_DELAY=0.01"]
-        workers = [subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji", *one_at_a_time], cwd=REPO,
-                                    env=env_for(tmp_path / "w", sites.registry, redis_url),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        # One worker told by the environment, the other by crawl settings, as under Scrapyd.
+        as_setting = ["-s", f"CCNEWS_REDIS_URL={redis_url}", "-s", "CCNEWS_RUN=t"]
+        workers = [subprocess.Popen([sys.executable, "-m", "ccnews", "crawl", "warta-uji", *one_at_a_time, *extra],
+                                    cwd=REPO, env=env_for(tmp_path / "w", sites.registry, url),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for url, extra in ((redis_url, []), (None, as_setting))]
         for w in workers:
             _out, err = w.communicate(timeout=300)
             assert w.returncode == 0, err[-2000:]

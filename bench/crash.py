@@ -1,8 +1,10 @@
-"""kill -9 at random moments of a crawl, of `reindex` and of `reextract`.
+"""kill -9 in the write phase of a crawl, of `reindex` and of `reextract`.
 
     python bench/crash.py --trials 20
 
-After every kill: `PRAGMA integrity_check` passes, no article committed before is gone, every
+A kill counts only when it lands in a live process after the archive (new rows, rewritten rows)
+or the index being built has grown in that run; the figures printed are those kills. After every
+kill: `PRAGMA integrity_check` passes, no article committed before is gone, every
 article has its raw pages, and search answers (results, or a clear message). At the end one
 ordinary crawl brings the index back in step with the archive, without a rebuild.
 """
@@ -12,11 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,18 +43,56 @@ def check(data: Path, before: set[str]) -> set[str]:
     return urls
 
 
-def kill_at_random(cmd: list[str], env: dict, low: float, high: float, rng: random.Random) -> float:
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    delay = rng.uniform(low, high)
+def articles_written(data: Path) -> int:
+    """Rows the archive holds (0 before it exists): a crawl's write phase has begun once it grows."""
     try:
-        proc.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
+        with sqlite3.connect(f"file:{data / 'archive.db'}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("select count(*) from articles").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def rows_rewritten(data: Path) -> int:
+    """Articles whose text re-extraction has written back (the bench blanks them first)."""
+    try:
+        with sqlite3.connect(f"file:{data / 'archive.db'}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("select count(*) from articles where text != 'x'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def index_bytes(data: Path) -> int:
+    """Bytes of the index a rebuild is writing beside the live one (it exists only while it does)."""
+    fresh = data / "index.new"
+    try:
+        return sum(f.stat().st_size for f in fresh.iterdir())
+    except OSError:
+        return 0
+
+
+def kill_mid_write(cmd: list[str], env: dict, written: Callable[[], int], rng: random.Random,
+                   max_delay: float = 0.3, timeout: float = 300) -> tuple[bool, int]:
+    """Start `cmd`; once `written()` has grown past its value at the start (the command is writing),
+    wait a random moment more and SIGKILL it if it is still running. Returns whether the kill landed
+    in a live process that had written in this run (False when it finished first: not counted), and
+    the last value seen before the kill: what was committed then must still be there after it."""
+    start = seen = written()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and seen <= start and time.monotonic() < deadline:
+        time.sleep(0.01)
+        seen = written()
+    if proc.poll() is None:
+        time.sleep(rng.uniform(0.0, max_delay))
+        seen = written()
+    alive = proc.poll() is None
+    if alive:
         proc.kill()  # SIGKILL
-        proc.wait()
-    return delay
+    proc.wait()
+    return alive and seen > start, seen
 
 
-def run(trials: int, work: Path, seed: int = 11, pages: int = 300, say=print) -> dict:
+def run(trials: int, work: Path, seed: int = 11, pages: int = 300, max_delay: float = 0.3, say=print) -> dict:
     from bench.pipeline import build
     from ccnews.sites import SiteServer
 
@@ -65,20 +107,37 @@ def run(trials: int, work: Path, seed: int = 11, pages: int = 300, say=print) ->
     crawl = [sys.executable, "-m", "ccnews", "crawl", "bench", "-s", "AUTOTHROTTLE_ENABLED=False",
              "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4"]
     urls: set[str] = set()
-    kills = {"crawl": 0, "reindex": 0, "reextract": 0}
+    kills = {"crawl": 0, "reindex": 0, "reextract": 0}  # kills that landed mid-write
+    tries = dict.fromkeys(kills, 0)
     try:
+        # Each try crawls into a fresh archive (new rows are the write phase), killed once it grew.
         for n in range(trials):
-            kill_at_random(crawl + ["-s", "CCNEWS_REFETCH_KNOWN=True"], env, 0.5, 6.0, rng)
-            if (data / "archive.db").exists():
-                urls = check(data, urls)
-            kills["crawl"] += 1
+            tries["crawl"] += 1
+            for leftover in data.parent.glob(data.name + "*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            landed, seen = kill_mid_write(crawl, env, lambda: articles_written(data), rng, max_delay)
+            if landed:
+                kills["crawl"] += 1
+                check(data, set())
+                assert articles_written(data) >= seen, "a committed article was lost"
         subprocess.run(crawl, cwd=REPO, env=env, capture_output=True, check=True, timeout=600)
-        urls = check(data, urls)
-        for kind, cmd in (("reindex", ["reindex"]), ("reextract", ["reextract"])):
+        urls = check(data, set())
+        for kind, cmd, written in (("reindex", ["reindex"], lambda: index_bytes(data)),
+                                   ("reextract", ["reextract"], lambda: rows_rewritten(data))):
             for n in range(trials):
-                kill_at_random([sys.executable, "-m", "ccnews", *cmd], env, 0.3, 4.0, rng)
+                tries[kind] += 1
+                if kind == "reextract":
+                    # Blank every text, so re-extraction rewrites every row (its write phase).
+                    with sqlite3.connect(data / "archive.db", timeout=30) as db:
+                        db.execute("update articles set text = 'x'")
+                landed, seen = kill_mid_write([sys.executable, "-m", "ccnews", *cmd], env, written, rng, max_delay)
+                kills[kind] += landed
                 urls = check(data, urls)
-                kills[kind] += 1
+                if kind == "reextract":
+                    assert rows_rewritten(data) >= seen, "a committed re-extraction was lost"
+        # Texts a killed re-extraction left blank come back with one complete run.
+        subprocess.run([sys.executable, "-m", "ccnews", "reextract"], cwd=REPO, env=env, capture_output=True,
+                       check=True, timeout=600)
         # One ordinary crawl afterwards: it indexes what the interrupted runs left unindexed.
         subprocess.run(crawl, cwd=REPO, env=env, capture_output=True, check=True, timeout=600)
         check(data, urls)
@@ -91,7 +150,8 @@ def run(trials: int, work: Path, seed: int = 11, pages: int = 300, say=print) ->
         leftover = leftover_processes(str(data))
     finally:
         server.stop()
-    return {"kills": kills, "articles": total, "index_in_step": in_step, "leftover_processes": leftover}
+    return {"kills": kills, "tries": tries, "articles": total, "index_in_step": in_step,
+            "leftover_processes": leftover}
 
 
 def leftover_processes(data: str, wait_s: float = 20.0) -> list[int]:
@@ -121,7 +181,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.trials, Path(tmp), pages=args.pages)
     print(f"processes left running after the kills: {len(result['leftover_processes'])}")
-    print(f"kill -9 trials: {result['kills']}; archive passed every check; articles {result['articles']}; "
+    print(f"kill -9 mid-write: {result['kills']} of {result['tries']} tries (the others finished before the "
+          f"kill); archive passed every check; articles {result['articles']}; "
           f"index in step after one crawl: {result['index_in_step']}; {time.perf_counter() - t0:.0f} s")
 
 

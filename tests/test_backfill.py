@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FAST, SEED_BODY, SEED_TITLE, articles, run_ccnews
+from helpers import FAST, SEED_BODY, SEED_TITLE, articles, run_ccnews
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import P102, P107, articles, by_path
+from helpers import P102, P107, articles, by_path
 
 from ccnews.cli import cli
 

@@ -24,7 +24,7 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
     import time
     from collections import Counter
 
-    from conftest import REPO, Sites, articles
+    from helpers import REPO, Sites, articles
 
     sites = Sites(tmp_path / "sites").start()
     try:
@@ -65,7 +65,7 @@ def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     import sys
     import time
 
-    from conftest import REPO
+    from helpers import REPO
 
     from archive import Archive
     from bench.crash import leftover_processes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
-from conftest import (
+from helpers import (
     BACA_JUGA,
     GOOGLE_NEWS,
     P101,

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
-from conftest import (
+from helpers import (
     CITY_BATIK,
     CITY_CRAFT_COPY,
     FAST,

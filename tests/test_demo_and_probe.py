@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, articles, run_ccnews
+from helpers import REPO, articles, run_ccnews
 
 
 def group_alive(pgid: int) -> list[str]:

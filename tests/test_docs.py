@@ -11,7 +11,7 @@ import re
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from helpers import REPO
 
 from ccnews.cli import cli
 

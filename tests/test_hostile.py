@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, REPO, Sites, articles, run_ccnews
+from helpers import FAST, REPO, Sites, articles, run_ccnews
 from hostile import HostileServer
 
 GOOD = ("<p>PEKALONGAN – Perajin batik di kampung Kauman menggelar pameran kain batik tulis yang menarik "

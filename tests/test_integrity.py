@@ -7,7 +7,7 @@ import json
 
 import pytest
 import sqlite_utils
-from conftest import FAST, articles, run_ccnews
+from helpers import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 
@@ -172,7 +172,7 @@ def test_an_indexer_beside_a_crawl_never_writes_into_an_index_being_rebuilt(tmp_
     import subprocess
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     from archive import Archive
     from indexer import rebuild, sync

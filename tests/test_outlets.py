@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FAST, articles, run_ccnews
+from helpers import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 

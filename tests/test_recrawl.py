@@ -7,7 +7,7 @@ import os
 
 import pytest
 import sqlite_utils
-from conftest import FAST, P101, P102, P105, Sites, articles, by_path, run_ccnews
+from helpers import FAST, P101, P102, P105, Sites, articles, by_path, run_ccnews
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_scrapy_crawl_from_repository_root_archives(fresh, tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     data = tmp_path / "data"
     env = {**os.environ, "CCNEWS_DATA": str(data), "CCNEWS_SOURCES": str(fresh.registry)}
@@ -133,7 +133,7 @@ def test_search_works_while_a_crawl_writes(tmp_path):
     import sys
     import time
 
-    from conftest import REPO
+    from helpers import REPO
 
     from indexer import search
 

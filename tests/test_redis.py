@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Sites, articles
+from helpers import REPO, Sites, articles
 
 REDIS = shutil.which("redis-server")
 if REDIS is None:

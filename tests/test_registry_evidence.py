@@ -8,7 +8,7 @@ import csv
 import os
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from crawler.discovery import not_a_page
 from crawler.registry import load_registry

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, Sites, articles, run_ccnews
+from helpers import REPO, Sites, articles, run_ccnews
 
 from ccnews.scheduler import is_running
 

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import FIXTURES, run_ccnews
+from helpers import FIXTURES, run_ccnews
 
 from archive import Archive
 from archive.schema import NAMES

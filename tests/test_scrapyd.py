@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, Sites, articles, run_ccnews
+from helpers import REPO, Sites, articles, run_ccnews
 
 # Scrapyd 1.6 imports pkg_resources, gone from setuptools 81; setuptools 77+ reads our pyproject.
 SCRAPYD_PACKAGES = ["scrapyd==1.6.0", "setuptools>=77,<81", "scrapyd-client>=2,<3"]

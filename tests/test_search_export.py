@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from conftest import articles
+from helpers import articles
 
 from ccnews.cli import cli
 

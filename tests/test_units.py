@@ -112,7 +112,7 @@ def test_malformed_registry_names_file_entry_and_field(toml, message):
 
 
 def test_malformed_registry_on_the_command_line_is_one_line(tmp_path):
-    from conftest import run_ccnews
+    from helpers import run_ccnews
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[source]]\nid = "x"\nname = "X"\nhomepage = "nope"\n')

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 import pytest
-from conftest import articles, run_ccnews
+from helpers import articles, run_ccnews
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 

@@ -25,6 +25,9 @@ from warcio.warcwriter import WARCWriter
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 PYWB_PACKAGES = ["pywb==2.10.*"]
 
 

@@ -10,6 +10,9 @@ from helpers import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 REGISTRY = """\
 [[source]]
 id = "wp"

@@ -14,6 +14,9 @@ import pytest
 
 from bench.quality import DEFAULT_CORPUS, measure
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 if not (DEFAULT_CORPUS / "manifest.jsonl").exists():
     if os.environ.get("CI"):
         raise RuntimeError(f"the real-page corpus is missing at {DEFAULT_CORPUS}")

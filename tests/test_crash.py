@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.crash import run
+
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
 
 
 def test_kill_9_never_damages_the_archive_and_the_next_crawl_catches_the_index_up(tmp_path):

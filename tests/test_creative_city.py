@@ -123,6 +123,7 @@ def test_retag_restores_tags(crawled, tmp_path):
     assert len(hits) == 1
 
 
+@pytest.mark.slow  # two crawls of its own
 def test_keep_relevant_archives_only_relevant_and_never_refetches_the_rest(tmp_path):
     sites = Sites(tmp_path / "sites").start()
     try:

@@ -12,6 +12,8 @@ import time
 import pytest
 from helpers import REPO, articles, run_ccnews
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
 
 def group_alive(pgid: int) -> list[str]:
     """The processes still in a process group (as `ps` lists them)."""

@@ -15,6 +15,9 @@ import pytest
 from helpers import FAST, REPO, Sites, articles, run_ccnews
 from hostile import HostileServer
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 GOOD = ("<p>PEKALONGAN – Perajin batik di kampung Kauman menggelar pameran kain batik tulis yang menarik "
         "ratusan pengunjung dari berbagai daerah. Pameran ini menjadi bagian dari program Kota Kreatif UNESCO "
         "yang dijalankan pemerintah kota sejak penetapan pada tahun 2014 silam.</p>"

@@ -11,6 +11,9 @@ from helpers import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 PARA = ("Pemerintah kota kembali menggelar rangkaian kegiatan {topic} yang melibatkan komunitas kreatif, "
         "pelajar dan pelaku usaha kecil di {place}. Kegiatan ini menjadi bagian dari komitmen kota dalam "
         "Jejaring Kota Kreatif UNESCO dan berlangsung selama satu pekan di sejumlah ruang publik kota.")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import FAST, articles, run_ccnews
 
 from ccnews.sites import SiteArticle, SiteServer, SiteSpec, build_site
+
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
 
 
 def para(n: int, topic: str) -> str:

@@ -9,6 +9,8 @@ import pytest
 import sqlite_utils
 from helpers import FAST, P101, P102, P105, Sites, articles, by_path, run_ccnews
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
 
 @pytest.fixture
 def fresh(tmp_path):

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 from helpers import REPO, Sites, articles
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 REDIS = shutil.which("redis-server")
 if REDIS is None:
     if os.environ.get("CI"):

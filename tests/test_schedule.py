@@ -19,6 +19,9 @@ from helpers import REPO, Sites, articles, run_ccnews
 
 from ccnews.scheduler import is_running
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 DEAD = (
     '[[source]]\nid = "dead"\nname = "Dead"\nhomepage = "http://127.0.0.1:9/"\n'
     'feeds = ["http://127.0.0.1:9/feed"]\ndelay = 0.0\n'

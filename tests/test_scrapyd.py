@@ -21,6 +21,9 @@ import sqlite_utils
 from helpers import REPO, Sites, articles, run_ccnews
 
 # Scrapyd 1.6 imports pkg_resources, gone from setuptools 81; setuptools 77+ reads our pyproject.
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 SCRAPYD_PACKAGES = ["scrapyd==1.6.0", "setuptools>=77,<81", "scrapyd-client>=2,<3"]
 
 

@@ -12,6 +12,9 @@ from helpers import articles, run_ccnews
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick lane
+
+
 FIELDS = ("url", "title", "text", "published", "source")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from scrapy import signals
@@ -151,16 +152,18 @@ class RunRecorder:
             logger.error("could not record the run: %s", exc)
 
 
-def follow_archive(data_dir: str, conn) -> None:
+def follow_archive(data_dir: str, conn, parent: int | None = None) -> None:
     """In its own process beside a crawl: group copies and index what the crawl archived, in
     batches, until the crawl says "stop" on `conn` and nothing is left; then send the counts back.
 
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
+    from archive.processes import die_with_parent
     from indexer import IndexBusy, IndexProblem, catch_up
 
-    # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish
-    # (it was started with SIGINT ignored: archive/processes.py).
+    # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish.
+    if parent is not None:
+        die_with_parent(parent)
     regrouped = indexed = 0
     error = failure = None
     try:
@@ -223,7 +226,7 @@ class IndexOnClose:
 
         ctx = spawn_context()  # as the extraction pool: no forked reactor, no Ctrl-C of its own
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=follow_archive, args=(str(self.data_dir), child),
+        self.process = ctx.Process(target=follow_archive, args=(str(self.data_dir), child, os.getpid()),
                                    name="ccnews-indexer", daemon=True)
         self.process.start()
         child.close()

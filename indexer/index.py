@@ -167,14 +167,29 @@ def _note_latest(path: Path, docs: list[dict[str, Any]]) -> None:
 
 
 def _damaged(path: Path, exc: BaseException) -> IndexProblem:
+    """The one-line "damaged, run reindex" problem, for damage only: an error raised by our own
+    code (a KeyError, a TypeError...) is re-raised as it is, a bug to see, not a rebuild to run."""
+    if not _is_damage(exc):
+        raise exc
     return IndexProblem(
         f"the search index at {path} is damaged ({type(exc).__name__}): run `ccnews reindex` to rebuild it"
     )
 
 
-# Whoosh reports a truncated or corrupt segment file through many unrelated exception types.
-_CORRUPTION = (EmptyIndexError, index.IndexError, struct.error, zlib.error, EOFError, OSError, ValueError,
-               KeyError, TypeError, AttributeError)
+# Whoosh reports a truncated or corrupt segment file through many unrelated exception types; the
+# generic ones (ValueError, KeyError, TypeError, AttributeError) mean damage only when Whoosh raised
+# them while reading its files.
+_READ_ERRORS = (EmptyIndexError, index.IndexError, struct.error, zlib.error, EOFError, OSError)
+_CORRUPTION = (*_READ_ERRORS, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _is_damage(exc: BaseException) -> bool:
+    if isinstance(exc, _READ_ERRORS):
+        return True
+    tb, where = exc.__traceback__, ""
+    while tb is not None:
+        where, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
+    return f"{os.sep}whoosh{os.sep}" in where
 
 
 def open_index(data_dir: str | Path, *, create: bool = False):

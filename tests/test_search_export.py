@@ -289,6 +289,18 @@ def test_damaged_index_is_reported_not_a_traceback(data_copy):
     assert json.loads(invoke("search", "batik", "--json", "--data-dir", str(data_copy)).stdout)
 
 
+def test_a_bug_of_ours_is_not_reported_as_a_damaged_index(crawled):
+    """Only damage gets "run ccnews reindex": an error raised by our own code stays itself."""
+    from indexer import Filters, IndexProblem, search
+
+    with pytest.raises(TypeError):
+        search(crawled["data"], "batik", Filters(sources=5))  # not a tuple of ids: our bug, not the index's
+    try:
+        search(crawled["data"], "batik")
+    except IndexProblem as exc:  # pragma: no cover - the index is sound
+        pytest.fail(str(exc))
+
+
 def test_reextract_rebuilds_from_raw_pages_without_fetching(data_copy, sites):
     import sqlite_utils
 

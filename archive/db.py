@@ -489,6 +489,28 @@ class Archive:
                 out[row["id"]] = row
         return out
 
+    def facet_counts(self, ids: list[int], limit: int = 30) -> dict[str, list[tuple[str, int]]]:
+        """For a set of matching articles: how many per source, language, member city and creative
+        field (most first), for the counts a search page shows beside each filter value."""
+        conn = self.db.conn
+        conn.execute("create temp table if not exists facet_ids (id integer primary key)")
+        conn.execute("delete from facet_ids")
+        conn.executemany("insert or ignore into facet_ids values (?)", [(i,) for i in ids])
+        wanted = "(select id from facet_ids)"
+        out = {}
+        for name, sql in (
+            ("source", f"select source, count(*) from articles where id in {wanted} group by source"),
+            ("language", f"select language, count(*) from articles where id in {wanted} and language is not null "
+                         "group by language"),
+            ("city", f"select value, count(*) from article_tags where kind = 'city' and article_id in {wanted} "
+                     "group by value"),
+            ("field", f"select value, count(*) from article_tags where kind = 'field' and article_id in {wanted} "
+                      "group by value"),
+        ):
+            out[name] = sorted(conn.execute(sql).fetchall(), key=lambda r: (-r[1], r[0]))[:limit]
+        conn.execute("delete from facet_ids")
+        return out
+
     def known_values(self) -> dict[str, set[str]]:
         """The sources and languages the archive holds articles of (to tell a typo from nothing)."""
         return {

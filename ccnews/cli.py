@@ -6,11 +6,10 @@ import csv
 import functools
 import io
 import json
-import re
 import sqlite3
 import sys
 import tempfile
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from rich.table import Table
 from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
 from ccnews import __version__
+from ccnews.filters import DATE_FORMS, FilterProblem, date_bound, date_range, make_filters
 from ccnews.render import Column, output_options, print_rows
 from ccnews.render import progress as _progress_bar
 from crawler.registry import ENV_VAR as SOURCES_ENV
@@ -146,61 +146,18 @@ def sources_option(f):
     )(f)
 
 
-DATE_FORMS = "YYYY-MM-DD, YYYY-MM, YYYY, an ISO date-time, today, yesterday or N days ago"
-
-
 def _date_bound(value: str | None, end: bool, option: str | None = None) -> datetime | None:
-    """A --since (start of the period) or --until (its end) value, in UTC.
-
-    YYYY and YYYY-MM mean the whole year or month, so `--since 2016 --until 2016` is 2016.
-    """
-    if not value:
-        return None
-    option = option or ("--until" if end else "--since")
-    v = " ".join(value.strip().lower().split())
-    today = datetime.now(UTC).date()
-    ago = re.fullmatch(r"(\d{1,5}) days? ago", v)
     try:
-        if v in ("today", "yesterday") or ago:
-            first = last = today - timedelta(days=0 if v == "today" else 1 if v == "yesterday" else int(ago[1]))
-        elif re.fullmatch(r"\d{4}", v):
-            first, last = date(int(v), 1, 1), date(int(v), 12, 31)
-        elif re.fullmatch(r"\d{4}-\d{2}", v):
-            first = date(int(v[:4]), int(v[5:]), 1)
-            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            first = last = date.fromisoformat(v)
-        else:
-            dt = datetime.fromisoformat(value.strip())
-            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise OptionProblem(option, f"{value!r} is not a date (use {DATE_FORMS})") from None
-    return datetime.combine(last, time.max, UTC) if end else datetime.combine(first, time.min, UTC)
+        return date_bound(value, end, option)
+    except FilterProblem as exc:
+        raise OptionProblem(exc.option, exc.message) from None
 
 
 def _date_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    first, last = _date_bound(since, False), _date_bound(until, True)
-    if first and last and first > last:
-        raise OptionProblem("--since", f"{since} is later than --until {until}")
-    return first, last
-
-
-def _check_filters(filters, data_dir: Path | None) -> None:
-    """An unknown --source or --lang is an error naming what the archive holds, not an empty result."""
-    if not (filters.sources or filters.language):
-        return
-    path = resolve_data_dir(data_dir)
-    if not (path / "archive.db").exists():
-        return  # the command itself says there is no archive
-    with Archive(path, create=False) as archive:
-        known = archive.known_values()
-    for option, values, have in (("--source", filters.sources, known["sources"]),
-                                 ("--lang", (filters.language,) if filters.language else (), known["languages"])):
-        for value in values:
-            if value not in have:
-                holds = ", ".join(sorted(have)) or "nothing yet"
-                raise OptionProblem(option, f"the archive holds no article with {option[2:]} {value!r} "
-                                            f"(it holds: {holds})")
+    try:
+        return date_range(since, until)
+    except FilterProblem as exc:
+        raise OptionProblem(exc.option, exc.message) from None
 
 
 def filter_options(f):
@@ -229,33 +186,11 @@ def filter_options(f):
     @click.option("--relevant", is_flag=True, help="Only articles about creative-city work (relevance >= 0.5).")
     @functools.wraps(f)
     def wrapper(*args, sources, since, until, lang, cities, fields, relevant, **kwargs):
-        from archive.uccn import city_by_name, field_name
-        from crawler.tagging import RELEVANT
-        from indexer import Filters
-
-        city_names = []
-        for c in cities:
-            found = city_by_name(c)
-            if found is None:
-                raise OptionProblem("--city", f"{c!r} is not a member city of the network")
-            city_names.append(found.name)
-        field_names = []
-        for value in fields:
-            name = field_name(value)
-            if name is None:
-                raise OptionProblem(
-                    "--field",
-                    f"{value!r} is not a creative field "
-                    "(crafts, design, film, gastronomy, literature, media-arts, music, architecture)",
-                )
-            field_names.append(name)
-        first, last = _date_range(since, until)
-        filters = Filters(
-            sources=tuple(sources), since=first, until=last,
-            language=lang.lower() if lang else None, cities=tuple(city_names), fields=tuple(field_names),
-            min_relevance=RELEVANT if relevant else None,
-        )
-        _check_filters(filters, kwargs.get("data_dir"))
+        try:
+            filters = make_filters(kwargs.get("data_dir"), sources=sources, since=since, until=until, lang=lang,
+                                   cities=cities, fields=fields, relevant=relevant)
+        except FilterProblem as exc:
+            raise OptionProblem(exc.option, exc.message) from None
         return f(*args, filters=filters, **kwargs)
 
     return wrapper
@@ -1571,11 +1506,39 @@ def sources_check(source_ids, sources_file, settings, fmt, verbose):
         raise click.ClickException(f"{bad} of {len(ids)} source(s) yielded no article")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local, or put "
+              "a reverse proxy with authentication in front: the page has none).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8377, show_default=True, help="Port to listen on.")
+@data_dir_option
+def serve(host, port, data_dir):
+    """Serve a web page to search, read, chart and download the archive.
+
+    The same query language and filters as `ccnews search`; facets with counts, a timeline of the
+    query, copies grouped under their story, CSV download; the page's state is in its URL.
+
+    \b
+    Example:
+        ccnews serve --data-dir ./ccnews-data      # then open http://127.0.0.1:8377/
+    """
+    from werkzeug.serving import make_server
+
+    from ccnews.web import create_app
+
+    data = resolve_data_dir(data_dir)
+    _open_archive(data).close()  # a clear error now when there is no archive
+    try:
+        server = make_server(host, port, create_app(data), threaded=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    err.print(f"serving {data} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
+    server.serve_forever()
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
 def _demo_backfill(data: Path, registry_file: Path, cdx: str):
-    from datetime import date
 
     from crawler.backfill import ArchiveEndpoint, backfill
     from indexer import catch_up

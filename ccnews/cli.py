@@ -1531,6 +1531,9 @@ def serve(host, port, data_dir):
         server = make_server(host, port, create_app(data), threaded=True)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning: listening on {host}: the page has no authentication; anyone who can reach "
+                  "this address can read the archive[/yellow]")
     err.print(f"serving {data} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
     server.serve_forever()
 

@@ -91,6 +91,16 @@ def test_an_article_page_shows_the_text_and_copies(page_server, crawled):
     assert get(page_server, "/article/999999")[0] == 404
 
 
+def test_archived_values_are_escaped_and_never_become_script_links():
+    from ccnews.web import marked, web_href
+
+    assert web_href("javascript:alert(1)") == "#" and web_href("JaVaScRiPt:x") == "#"
+    assert web_href("data:text/html,<script>") == "#"
+    assert web_href("https://radarpekalongan.com/24530/x/") == "https://radarpekalongan.com/24530/x/"
+    assert str(marked('<script>alert(1)</script> **batik** <img src=x onerror=y>')) == (
+        "&lt;script&gt;alert(1)&lt;/script&gt; <mark>batik</mark> &lt;img src=x onerror=y&gt;")
+
+
 def test_every_asset_is_bundled(page_server):
     _s, html = get(page_server, "/?q=batik")
     assert 'href="/static/style.css"' in html

@@ -30,10 +30,17 @@ def marked(snippet: str) -> Markup:
     return Markup("".join(f"<mark>{p}</mark>" if i % 2 else p for i, p in enumerate(parts)))
 
 
+def web_href(url: str | None) -> str:
+    """An archived URL as a link target only when it is http(s): an archived page's address never
+    becomes a javascript: or data: link (Jinja escapes the rest)."""
+    return url if url and url.lower().startswith(("http://", "https://")) else "#"
+
+
 def create_app(data_dir: Path) -> Flask:
     app = Flask(__name__)
     app.config["DATA_DIR"] = Path(data_dir)
     app.jinja_env.filters["marked"] = marked
+    app.jinja_env.filters["href"] = web_href
 
     def form() -> dict[str, Any]:
         a = request.args

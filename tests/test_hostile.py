@@ -161,7 +161,7 @@ def test_the_crawl_ends_without_a_traceback(hostile_crawl):
     r = hostile_crawl["result"]
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr + r.stdout
-    assert hostile_crawl["elapsed"] < 120
+    assert hostile_crawl["elapsed"] < 60  # a 100,000-link listing once held the crawl for 84 s
 
 
 def test_memory_stays_bounded(hostile_crawl):

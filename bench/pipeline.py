@@ -83,10 +83,10 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
 
 
-def _tree_memory_mb(pid: int) -> tuple[float, float]:
+def _tree_memory_mb(pid: int) -> tuple[float, float, dict[int, float]]:
     """Resident memory (RSS) and proportional set size (PSS: shared pages split between the
     processes sharing them, so the sum is what the tree really holds) of a process and all its
-    descendants, from /proc."""
+    descendants, from /proc; and each of those processes' own peak RSS so far (VmHWM), by pid."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -108,8 +108,7 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
             except OSError:
                 pass
         todo.extend(children.get(p, []))
-    _tree_memory_mb.own_peaks = own_peaks  # type: ignore[attr-defined]
-    return totals["VmRSS:"] / 1024, totals["Pss:"] / 1024
+    return totals["VmRSS:"] / 1024, totals["Pss:"] / 1024, own_peaks
 
 
 class MemorySampler(threading.Thread):
@@ -121,10 +120,10 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(self.every):
-            rss, pss = _tree_memory_mb(self.pid)
+            rss, pss, own_peaks = _tree_memory_mb(self.pid)
             self.samples.append(rss)
             self.pss.append(pss)
-            for p, peak in _tree_memory_mb.own_peaks.items():  # type: ignore[attr-defined]
+            for p, peak in own_peaks.items():
                 self.peaks[p] = max(peak, self.peaks.get(p, 0.0))
 
 

@@ -56,11 +56,11 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
     @classmethod
-    def of(cls, exc: click.UsageError) -> click.UsageError:
+    def raise_from(cls, exc: click.UsageError) -> None:
         if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
-            return exc  # a group run bare: its help, as click prints it
+            raise exc  # a group run bare: its help, as click prints it
         where = exc.ctx.command_path if exc.ctx else "ccnews"
-        return cls(f"{exc.format_message()} (see `{where} --help`)")
+        raise cls(f"{exc.format_message()} (see `{where} --help`)") from None
 
 
 class ForcedStop(Exception):
@@ -79,19 +79,13 @@ class Group(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            problem = UsageProblem.of(exc)
-            if problem is exc:
-                raise
-            raise problem from None
+            UsageProblem.raise_from(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            problem = UsageProblem.of(exc)
-            if problem is exc:
-                raise
-            raise problem from None
+            UsageProblem.raise_from(exc)
         except CcnewsError as exc:
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:  # damage met while reading rows, outside a transaction

@@ -22,6 +22,8 @@ from archive import Archive
 from archive.errors import CcnewsError
 
 PER_PAGE = 20
+EXPORT_COLUMNS = ["id", "url", "source", "title", "published", "language", "authors", "cities", "fields",
+                  "relevance", "group_id", "origin"]
 
 
 def marked(snippet: str) -> Markup:
@@ -84,8 +86,7 @@ def create_app(data_dir: Path) -> Flask:
             results = search(data, f["q"] or "*", filters, limit=limit, sort=f["sort"], archive=archive)
             ids = matching_ids(data, f["q"] or "*", filters)
             facets = archive.facet_counts(ids)
-            by = "year"
-            rows, undated = archive.counts_over_time(ids, by)
+            rows, undated = archive.counts_over_time(ids, "year")
             behind = archive.count_unindexed()
         return results, facets, rows, undated, behind
 
@@ -142,6 +143,3 @@ def create_app(data_dir: Path) -> Flask:
 
     return app
 
-
-EXPORT_COLUMNS = ["id", "url", "source", "title", "published", "language", "authors", "cities", "fields",
-                  "relevance", "group_id", "origin"]

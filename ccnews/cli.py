@@ -1529,7 +1529,9 @@ def serve(host, port, data_dir):
         err.print(f"[yellow]warning: listening on {host}: the page has no authentication; anyone who can reach "
                   "this address can read the archive[/yellow]")
     err.print(f"serving {data} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
-    server.serve_forever()
+    server.serve_forever()  # werkzeug's returns on Ctrl-C (it takes the KeyboardInterrupt itself)
+    err.print("interrupted")
+    sys.exit(130)
 
 
 # -- demo ----------------------------------------------------------------------------------------

@@ -115,6 +115,31 @@ def test_serve_without_an_archive_is_one_line(tmp_path):
         f"Error: no archive at {tmp_path / 'none' / 'archive.db'}: run `ccnews crawl` or `ccnews demo` first"]
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ctrl_c_stops_the_server_with_one_line(crawled):
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    proc = subprocess.Popen([sys.executable, "-m", "ccnews", "serve", "--port", str(free_port()),
+                             "--data-dir", str(crawled["data"])], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = proc.stderr.readline()
+    assert first.startswith("serving "), first + proc.stderr.read()
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and rest.strip().splitlines() == ["interrupted"]
+
+
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:

@@ -462,6 +462,33 @@ class Archive:
             r["headers"] = json.loads(r["headers"] or "{}")
         return rows
 
+    def raw_page_list(self, article_id: int) -> list[dict[str, Any]]:
+        """The current capture's raw pages of an article, without their bodies."""
+        return list(self.db.query(
+            "select page_no, url, status, content_type, fetched_at, size, origin, archive, capture_time, replay_url "
+            "from raw_pages where article_id = ? order by page_no", [article_id]))
+
+    def raw_page(self, article_id: int, page_no: int, version_id: int | None = None) -> dict[str, Any] | None:
+        """One stored page with its bytes: of the current capture, or of the earlier capture
+        `version_id` of that article."""
+        if version_id is None:
+            rows = list(self.db.query("select * from raw_pages where article_id = ? and page_no = ?",
+                                      [article_id, page_no]))
+        else:
+            rows = list(self.db.query(
+                "select p.* from version_pages p join article_versions v on v.id = p.version_id "
+                "where v.article_id = ? and p.version_id = ? and p.page_no = ?", [article_id, version_id, page_no]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["body"] = decompress(row["body"])
+        row["headers"] = json.loads(row.get("headers") or "{}")
+        return row
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from crawl_runs where id = ?", [run_id]))
+        return rows[0] if rows else None
+
     def update_article(self, article_id: int, fields: dict[str, Any]) -> bool:
         """Rewrite extracted fields (after re-extraction); returns whether anything changed."""
         row = dict(fields)
@@ -619,11 +646,15 @@ class Archive:
 
     # -- timelines ---------------------------------------------------------------------------
 
-    def counts_over_time(self, ids: list[int] | None, by: str, by_source: bool = False,
+    def counts_over_time(self, ids: list[int] | None, by: str, series: str | None = None,
                          one_per_group: bool = False) -> tuple[list[dict[str, Any]], int]:
-        """Article counts per period (and source) for `ids` (None: all); also how many are undated."""
+        """Article counts per period for `ids` (None: all), with `series` "source" or "city" one count
+        per period and source or tagged member city (an article naming two cities counts in both);
+        also how many are undated."""
         if by not in PERIODS:
             raise ArchiveError(f"unknown period {by!r}: use {', '.join(PERIODS)}")
+        if series not in (None, "source", "city"):
+            raise ArchiveError(f"unknown series {series!r}: use source or city")
         params: list[Any] = []
         where = ""
         if ids is not None:
@@ -634,7 +665,7 @@ class Archive:
         if one_per_group:
             # A syndicated story counts once, on its earliest copy.
             where += " and (group_id is null or group_id = id)"
-        rows = list(self.db.query(_counts_sql(by, by_source, where), params))
+        rows = list(self.db.query(_counts_sql(by, series, where), params))
         undated = self.db.execute(f"select count(*) from articles where published is null{where}", params).fetchone()[0]
         return rows, undated
 
@@ -720,11 +751,16 @@ PERIODS = {
 }
 
 
-def _counts_sql(by: str, by_source: bool, where: str) -> str:
+def _counts_sql(by: str, series: str | None, where: str) -> str:
     period = PERIODS[by]
-    source = ", source" if by_source else ""
-    return (f"select {period} as period{source}, count(*) as articles from articles "
-            f"where published is not null{where} group by period{source} order by period{source}")
+    if series == "city":
+        return (f"select {period} as period, t.value as series, count(*) as articles from articles "
+                f"join article_tags t on t.article_id = articles.id and t.kind = 'city' "
+                f"where published is not null{where} group by period, series order by period, series")
+    name = ", source as series" if series == "source" else ""
+    group = ", series" if series else ""
+    return (f"select {period} as period{name}, count(*) as articles from articles "
+            f"where published is not null{where} group by period{group} order by period{group}")
 
 
 # ISO timestamps with different offsets do not sort as text; SQLite's datetime() normalises to UTC.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import json
@@ -22,6 +21,7 @@ from archive import Archive, resolve_data_dir
 from archive.errors import CcnewsError
 from ccnews import __version__
 from ccnews.filters import DATE_FORMS, FilterProblem, date_bound, date_range, make_filters
+from ccnews.output import EXPORT_COLUMNS, write_rows
 from ccnews.render import Column, output_options, print_rows
 from ccnews.render import progress as _progress_bar
 from crawler.registry import ENV_VAR as SOURCES_ENV
@@ -31,12 +31,6 @@ from crawler.registry import RegistryError, load_registry
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 err = Console(stderr=True, highlight=False)
 
-EXPORT_COLUMNS = [
-    "id", "url", "canonical_url", "source", "title", "published", "date_source", "modified", "language",
-    "authors", "description", "image", "tags", "cities", "fields", "relevance", "group_id",
-    "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "origin", "text",
-]
-JSON_COLUMNS = ("authors", "tags", "cities", "fields")
 FORMULAS_HELP = ("CSV: keep cells that begin with = + - @ as they are (by default they get a leading ' so a "
                  "spreadsheet shows them instead of running them).")
 
@@ -437,49 +431,35 @@ def search(query, filters, limit, offset, sort, all_copies, fmt, data_dir):
         ccnews search 'เมืองสร้างสรรค์ เชียงใหม่' --lang th
         ccnews search '"creative city" design' --field design --json
     """
-    from indexer import search as run_search
+    from ccnews import queries
 
     with _open_archive(data_dir) as archive:
-        results = run_search(resolve_data_dir(data_dir), " ".join(query), filters, limit=offset + limit, sort=sort,
-                             archive=archive, all_copies=all_copies)
-        behind = archive.count_unindexed()
-        hits = results.hits[offset:]
-        # Where each hit's newest capture came from: a live fetch or a web archive.
-        origins = {r["id"]: r["origin"] or "live" for r in archive.select_articles(
-            ids=[h.id for h in hits], columns=["id", "origin"])}
-    if behind:
+        page = queries.search(archive, resolve_data_dir(data_dir), " ".join(query), filters, limit=limit,
+                              offset=offset, sort=sort, all_copies=all_copies)
+    if page["behind"]:
         # The index lags the archive (a crawl is running, or one was stopped before indexing).
-        err.print(f"{behind} archived article(s) are not in the search index yet: a running crawl adds them, "
-                  "or run `ccnews reindex --verify`")
-    if results.suggestion:
-        err.print(f"did you mean: [bold]{escape(results.suggestion)}[/bold] ?")
-    rows = [{**_hit_dict(h), "origin": origins.get(h.id, "live")} for h in hits]
+        err.print(f"{page['behind']} archived article(s) are not in the search index yet: a running crawl adds "
+                  "them, or run `ccnews reindex --verify`")
+    if page["suggestion"]:
+        err.print(f"did you mean: [bold]{escape(page['suggestion'])}[/bold] ?")
+    rows = hits = page["hits"]
     if fmt == "json":
         print_rows(rows, [], fmt)
         return
     if not hits:
-        err.print("no matching articles" + (f" after the first {offset}" if offset and results.hits else ""))
+        err.print("no matching articles" + (f" after the first {offset}" if offset and page["total"] else ""))
         return
     for r in rows:
         r["date"] = (r["published"] or "")[:10]
         r["also"] = [c["source"] for c in r["copies"]]
     print_rows(rows, SEARCH_COLUMNS, fmt, console=out, show_lines=True)
     shown = f"results {offset + 1}-{offset + len(hits)}" if offset else f"{len(hits)} result(s)"
-    more = len(hits) == limit and results.total > offset + limit
-    err.print(shown + (f"; the next ones: --offset {offset + limit}" if more else ""))
+    err.print(shown + (f"; the next ones: --offset {offset + limit}" if page["more"] else ""))
 
 
 SEARCH_COLUMNS = [Column("id", kind="short"), Column("date", kind="short"), Column("source", kind="short"),
                   Column("title"), Column("also", "copies in"), Column("url", kind="url"),
                   Column("snippet", kind="snippet")]
-
-
-def _hit_dict(h) -> dict[str, Any]:
-    return {"id": h.id, "url": h.url, "title": h.title, "source": h.source,
-            "published": h.published.isoformat() + "Z" if h.published else None,
-            "language": h.language, "score": h.score, "snippet": h.snippet,
-            "cities": h.cities, "fields": h.fields, "relevance": h.relevance, "group_id": h.group,
-            "copies": [{"url": c["url"], "source": c["source"], "title": c["title"]} for c in h.copies]}
 
 
 @cli.command()
@@ -558,11 +538,11 @@ def _write_rows(rows, fmt: str, output: Path | None, formulas: bool = False) -> 
 
     if output:
         with atomic_text(output) as fh:
-            return _rows_to(fh, rows, fmt, formulas)
+            return write_rows(fh, rows, fmt, formulas)
     fh = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True) \
         if hasattr(sys.stdout, "buffer") else sys.stdout
     try:
-        return _rows_to(fh, rows, fmt, formulas)
+        return write_rows(fh, rows, fmt, formulas)
     finally:
         fh.flush()
         if fh is not sys.stdout:
@@ -579,33 +559,6 @@ def _write_warc(archive: Archive, ids: list[int], output: Path | None) -> int:
         return export_warc(archive, ids, fh, gzip=output.name.endswith(".gz"), version=__version__)
 
 
-def _rows_to(fh, rows, fmt: str, formulas: bool) -> int:
-    from ccnews.output import neutralise
-
-    n = 0
-    writer = None
-    if fmt == "json":
-        fh.write("[")
-    for row in rows:
-        for key in JSON_COLUMNS:
-            if key in row:
-                row[key] = json.loads(row[key] or "[]")
-        if fmt == "csv":
-            if writer is None:
-                writer = csv.DictWriter(fh, fieldnames=list(row))
-                writer.writeheader()
-            cells = {k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
-            writer.writerow(cells if formulas else {k: neutralise(v) for k, v in cells.items()})
-        elif fmt == "ndjson":
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            fh.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
-        n += 1
-    if fmt == "json":
-        fh.write("\n]\n")
-    return n
-
-
 # -- timelines and collections -------------------------------------------------------------------
 
 
@@ -615,11 +568,12 @@ def _rows_to(fh, rows, fmt: str, formulas: bool) -> int:
 @click.option("--by", "by", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True,
               help="The period each count covers.")
 @click.option("--by-source", is_flag=True, help="One series per source.")
+@click.option("--by-city", is_flag=True, help="One series per tagged member city (an article naming two counts twice).")
 @click.option("--stories", is_flag=True, help="Count a syndicated story once, not once per copy.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the counts as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a bar chart as PNG.")
 @data_dir_option
-def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_dir):
+def timeline(query, filters, by, by_source, by_city, stories, csv_path, png_path, data_dir):
     """Count matching articles over time: a bar chart here, and optionally CSV and PNG.
 
     \b
@@ -628,21 +582,14 @@ def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_di
         ccnews timeline batik --by month --by-source --csv batik.csv
     """
     from ccnews import timeline as tl
-    from crawler.dates import to_utc_text
-    from indexer import matching_ids
 
+    if by_source and by_city:
+        raise UsageProblem("--by-source and --by-city: choose one")
+    kind = "source" if by_source else "city" if by_city else None
     data = resolve_data_dir(data_dir)
     text = " ".join(query)
     with _open_archive(data) as archive:
-        if text or filters.cities or filters.fields or filters.min_relevance is not None:
-            ids = matching_ids(data, text or "*", filters)
-        else:
-            ids = [r["id"] for r in archive.select_articles(
-                sources=list(filters.sources) or None, language=filters.language, columns=["id"],
-                since=to_utc_text(filters.since) if filters.since else None,
-                until=to_utc_text(filters.until) if filters.until else None)]
-        rows, undated = archive.counts_over_time(ids, by, by_source, one_per_group=stories)
-    periods, series = tl.table(rows, by, by_source)
+        periods, series, undated = tl.count(archive, data, text, filters, by, kind, stories)
     if not periods:
         err.print("no dated articles match")
         return
@@ -653,7 +600,7 @@ def timeline(query, filters, by, by_source, stories, csv_path, png_path, data_di
     if undated:
         err.print(f"{undated} matching article(s) have no date and are not counted")
     if csv_path:
-        tl.write_csv(csv_path, periods, series, by_source)
+        tl.write_csv(csv_path, periods, series, kind)
         err.print(f"wrote {csv_path}")
     if png_path:
         tl.write_png(png_path, periods, series, title, by)
@@ -1504,16 +1451,23 @@ def sources_check(source_ids, sources_file, settings, fmt, verbose):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local, or put "
               "a reverse proxy with authentication in front: the page has none).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8377, show_default=True, help="Port to listen on.")
+@click.option("--read-only", is_flag=True, help="No changes from the page: collections can be read and exported, "
+              "not created, changed or deleted.")
 @data_dir_option
-def serve(host, port, data_dir):
-    """Serve a web page to search, read, chart and download the archive.
+@sources_option
+def serve(host, port, read_only, data_dir, sources_file):
+    """Serve a web page to search, read, chart and collect the archive, with a JSON API.
 
     The same query language and filters as `ccnews search`; facets with counts, a timeline of the
-    query, copies grouped under their story, CSV download; the page's state is in its URL.
+    query (per day, week, month or year, per source or city, with its CSV), copies grouped under
+    their story, articles with their captured pages (in a sandbox), collections, sources and runs.
+    The page's state is in its URL. /api/search, /api/articles/ID, /api/timeline,
+    /api/collections, /api/sources and /api/runs answer JSON (see the README).
 
     \b
     Example:
         ccnews serve --data-dir ./ccnews-data      # then open http://127.0.0.1:8377/
+        ccnews serve --read-only --port 8080
     """
     from werkzeug.serving import make_server
 
@@ -1521,13 +1475,15 @@ def serve(host, port, data_dir):
 
     data = resolve_data_dir(data_dir)
     _open_archive(data).close()  # a clear error now when there is no archive
+    registry = load_registry(sources_file)
     try:
-        server = make_server(host, port, create_app(data), threaded=True)
+        server = make_server(host, port, create_app(data, registry, read_only=read_only), threaded=True)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning: listening on {host}: the page has no authentication; anyone who can reach "
-                  "this address can read the archive[/yellow]")
+                  "this address can read the archive" + ("" if read_only else " and change its collections (see "
+                  "--read-only)") + "[/yellow]")
     err.print(f"serving {data} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
     server.serve_forever()  # werkzeug's returns on Ctrl-C (it takes the KeyboardInterrupt itself)
     err.print("interrupted")

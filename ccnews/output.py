@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from archive.errors import CcnewsError
 
+EXPORT_COLUMNS = [
+    "id", "url", "canonical_url", "source", "title", "published", "date_source", "modified", "language",
+    "authors", "description", "image", "tags", "cities", "fields", "relevance", "group_id",
+    "word_count", "pages", "first_seen", "fetched_at", "updated_at", "content_hash", "origin", "text",
+]
+JSON_COLUMNS = ("authors", "tags", "cities", "fields")
 # OWASP's CSV-injection guidance: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,3 +69,30 @@ def _unlink(tmp: str | Path) -> None:
         os.unlink(tmp)
     except OSError:
         pass
+
+
+def write_rows(fh: IO[str], rows: Iterable[dict[str, Any]], fmt: str, formulas: bool = False) -> int:
+    """Article rows as CSV (formula cells neutralised unless `formulas`), JSON or NDJSON, as
+    `ccnews export` writes them and the web page serves them; returns how many."""
+    n = 0
+    writer = None
+    if fmt == "json":
+        fh.write("[")
+    for row in rows:
+        for key in JSON_COLUMNS:
+            if key in row:
+                row[key] = json.loads(row[key] or "[]")
+        if fmt == "csv":
+            if writer is None:
+                writer = csv.DictWriter(fh, fieldnames=list(row))
+                writer.writeheader()
+            cells = {k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
+            writer.writerow(cells if formulas else {k: neutralise(v) for k, v in cells.items()})
+        elif fmt == "ndjson":
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            fh.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        n += 1
+    if fmt == "json":
+        fh.write("\n]\n")
+    return n

@@ -52,14 +52,15 @@ def periods_between(first: str, last: str, by: str) -> list[str]:
     return out
 
 
-def table(rows: list[dict[str, Any]], by: str, by_source: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
-    """(periods, {series: {period: count}}); the single series is "articles" without --by-source."""
+def table(rows: list[dict[str, Any]], by: str) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """(periods, {series: {period: count}}) from `Archive.counts_over_time` rows; the single series
+    is "articles" when the rows have no series."""
     if not rows:
         return [], {}
     periods = periods_between(rows[0]["period"], max(r["period"] for r in rows), by)
     series: dict[str, dict[str, int]] = {}
     for r in rows:
-        name = r["source"] if by_source else "articles"
+        name = r.get("series") or "articles"
         series.setdefault(name, {})[r["period"]] = r["articles"]
     return periods, series
 
@@ -94,20 +95,49 @@ def bars(periods: list[str], series: dict[str, dict[str, int]], width: int = 50,
     return lines
 
 
-def write_csv(path: Path, periods: list[str], series: dict[str, dict[str, int]], by_source: bool) -> None:
-    from ccnews.output import atomic_text, neutralise
+def write_csv(path: Path, periods: list[str], series: dict[str, dict[str, int]], kind: str | None) -> None:
+    from ccnews.output import atomic_text
 
     with atomic_text(path) as fh:
-        w = csv.writer(fh)
-        if by_source:
-            w.writerow(["period", "source", "articles"])
-            for p in periods:
-                for name, counts in series.items():
-                    w.writerow([p, neutralise(name), counts.get(p, 0)])
-        else:
-            w.writerow(["period", "articles"])
-            for p in periods:
-                w.writerow([p, series.get("articles", {}).get(p, 0)])
+        csv_rows(fh, periods, series, kind)
+
+
+def csv_rows(fh: Any, periods: list[str], series: dict[str, dict[str, int]], kind: str | None) -> None:
+    """The counts as CSV: period,articles, or period,<kind>,articles with one series per source or city."""
+    from ccnews.output import neutralise
+
+    w = csv.writer(fh)
+    if kind:
+        w.writerow(["period", kind, "articles"])
+        for p in periods:
+            for name, counts in series.items():
+                w.writerow([p, neutralise(name), counts.get(p, 0)])
+    else:
+        w.writerow(["period", "articles"])
+        for p in periods:
+            w.writerow([p, series.get("articles", {}).get(p, 0)])
+
+
+def count(archive: Any, data_dir: Path, text: str, filters: Any, by: str, series: str | None = None,
+          stories: bool = False, ids: list[int] | None = None) -> tuple[list[str], dict[str, dict[str, int]], int]:
+    """The timeline of a query and filters, as `ccnews timeline` and the web page draw it:
+    (every period from the first to the last, {series: {period: count}}, undated matches).
+    `ids`: the matching articles when the caller has them already."""
+    from crawler.dates import to_utc_text
+    from indexer import matching_ids
+
+    if ids is not None:
+        pass
+    elif text or filters.cities or filters.fields or filters.min_relevance is not None:
+        ids = matching_ids(data_dir, text or "*", filters)
+    else:  # no words: the archive answers alone, so a timeline never needs the index
+        ids = [r["id"] for r in archive.select_articles(
+            sources=list(filters.sources) or None, language=filters.language, columns=["id"],
+            since=to_utc_text(filters.since) if filters.since else None,
+            until=to_utc_text(filters.until) if filters.until else None)]
+    rows, undated = archive.counts_over_time(ids, by, series, one_per_group=stories)
+    periods, counts = table(rows, by)
+    return periods, counts, undated
 
 
 def write_png(path: Path, periods: list[str], series: dict[str, dict[str, int]], title: str, by: str) -> None:

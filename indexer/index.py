@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -641,9 +642,8 @@ def search(
     `all_copies`. `total` is exact when every match is listed (limit=None), else Whoosh's estimate.
     """
     filters = filters or Filters()
-    ix = open_index(data_dir)
     try:
-        with ix.searcher() as searcher:
+        with _searcher(data_dir) as searcher:
             q = parse_query(text, searcher.reader())
             restrict = _filter_query(filters)
             if restrict is not None and _estimate(searcher, restrict) < _estimate(searcher, q):
@@ -675,8 +675,78 @@ def search(
             if not hits and text.strip():
                 suggestion = _suggest(searcher, text)
     except _CORRUPTION as exc:
+        _forget_warm(data_dir)
         raise _damaged(index_dir(data_dir), exc) from exc
     return Results(hits, total, suggestion)
+
+
+# -- a searcher kept open --------------------------------------------------------------------------
+
+
+class _Warm:
+    """One searcher kept open by a long-running process (the web page): opening one costs little
+    with compound=False, but a process that answers many queries should not pay it each time, nor
+    Python's and Whoosh's start-up. It is reopened when the index has changed: a new commit (a
+    crawl beside it) or a rebuilt index directory (`ccnews reindex`). Searches through it take
+    turns (a Whoosh searcher is not made for several threads at once)."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.lock = threading.Lock()
+        self.searcher = None
+        self.key: tuple[int, int] | None = None
+        self.opens = 0
+
+    def _key(self) -> tuple[int, int] | None:
+        path = index_dir(self.data_dir)
+        try:
+            generations = [int(p.name[6:-4]) for p in path.glob("_MAIN_*.toc")]
+            return (path.stat().st_ino, max(generations)) if generations else None
+        except (OSError, ValueError):
+            return None
+
+    def current(self):
+        key = self._key()
+        if self.searcher is None or key is None or key != self.key:
+            self.close()
+            self.searcher = open_index(self.data_dir).searcher()
+            self.key = key
+            self.opens += 1
+        return self.searcher
+
+    def close(self) -> None:
+        if self.searcher is not None:
+            self.searcher.close()
+            self.searcher = None
+
+
+_WARM: dict[str, _Warm] = {}
+
+
+def keep_warm(data_dir: str | Path) -> _Warm:
+    """From now on, searches of `data_dir` in this process use one searcher kept open."""
+    key = str(Path(data_dir).resolve())
+    if key not in _WARM:
+        _WARM[key] = _Warm(Path(data_dir))
+    return _WARM[key]
+
+
+def _forget_warm(data_dir: str | Path) -> None:
+    warm = _WARM.get(str(Path(data_dir).resolve()))
+    if warm is not None:
+        with warm.lock:
+            warm.close()
+
+
+@contextmanager
+def _searcher(data_dir: str | Path) -> Iterator[Any]:
+    warm = _WARM.get(str(Path(data_dir).resolve())) if _WARM else None
+    if warm is None:
+        with open_index(data_dir).searcher() as searcher:
+            yield searcher
+        return
+    with warm.lock:
+        yield warm.current()
 
 
 def _hit(fields: dict[str, Any], score: float | None, sort: str) -> Hit:

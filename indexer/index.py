@@ -892,20 +892,25 @@ def _highlight_terms(q) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in terms.items()}
 
 
+def _highlight(body: str, terms: frozenset[str], analyzer) -> str:
+    """Whoosh's highlight(), with the two best passages chosen the same way every time: its own
+    top_fragments breaks ties between equally good passages by comparing the passage objects,
+    which gave a different snippet in each process (by Python's hash seed)."""
+    tokens = highlight.set_matched_filter(analyzer(body, chars=True, mode="query", removestops=False), terms)
+    fragments = highlight.ContextFragmenter(maxchars=220, surround=60).fragment_tokens(body, tokens)
+    scorer = highlight.BasicFragmentScorer()
+    scored = [(scorer(f), f) for f in fragments]
+    best = sorted((sf for sf in scored if sf[0] >= 1), key=lambda sf: (-sf[0], sf[1].startchar))[:2]
+    return _Marker()(body, sorted((f for _s, f in best), key=lambda f: f.startchar))
+
+
 def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
     marked = ""
     for fieldname, analyzer in (("text", stem_analyzer()), ("text_exact", exact_analyzer())):
         if not terms.get(fieldname):
             continue
         try:
-            marked = highlight.highlight(
-                body,
-                terms[fieldname],
-                analyzer,
-                highlight.ContextFragmenter(maxchars=220, surround=60),
-                _Marker(),
-                top=2,
-            )
+            marked = _highlight(body, terms[fieldname], analyzer)
         except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
             marked = ""
         if marked:

@@ -4,9 +4,13 @@ a real browser (Debian's chromium, driven by Playwright)."""
 from __future__ import annotations
 
 import csv
+import http.cookiejar
 import io
+import json
 import os
+import re
 import shutil
+import sqlite3
 import threading
 import urllib.error
 import urllib.parse
@@ -16,28 +20,92 @@ from pathlib import Path
 import pytest
 from helpers import articles, by_path, run_ccnews
 
+from crawler.registry import load_registry
 from ccnews.web import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+class Served:
+    """The web page of a data directory on 127.0.0.1, in a thread of the test."""
+
+    def __init__(self, data: Path, registry: Path | None = None, **options):
+        from werkzeug.serving import make_server
+
+        self.app = create_app(data, load_registry(registry) if registry else {}, **options)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
 @pytest.fixture(scope="module")
-def page_server(crawled):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, create_app(crawled["data"]), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def web_data(crawled, tmp_path_factory):
+    """A copy of the crawled fixture archive: the page's collections write into it."""
+    data = tmp_path_factory.mktemp("web") / "data"
+    shutil.copytree(crawled["data"], data)
+    return data
 
 
-def get(base: str, path: str) -> tuple[int, str]:
+@pytest.fixture(scope="module")
+def served(web_data, sites):
+    s = Served(web_data, sites.registry)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def page_server(served):
+    return served.base
+
+
+def get(base: str, path: str, opener=None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(base + path, timeout=30) as r:
+        with (opener or urllib.request.build_opener()).open(base + path, timeout=30) as r:
             return r.status, r.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8")
+
+
+def get_json(base: str, path: str):
+    status, text = get(base, path)
+    return status, json.loads(text)
+
+
+class Browser:
+    """A client with cookies that posts forms as the page's own forms do (token included)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                                  NoRedirect())
+
+    def get(self, path: str) -> tuple[int, str]:
+        return get(self.base, path, self.opener)
+
+    def token(self, path: str = "/collections") -> str:
+        _s, html = self.get(path)
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    def post(self, path: str, fields: list[tuple[str, str]]) -> tuple[int, str]:
+        req = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(fields).encode(), method="POST")
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.headers.get("Location") or r.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Location") or exc.read().decode("utf-8")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def archive_rows(data: Path, sql: str, params=()) -> list[tuple]:
+    with sqlite3.connect(data / "archive.db") as db:
+        return db.execute(sql, params).fetchall()
 
 
 def test_a_syndicated_story_shows_once_with_its_copies_and_facet_counts(page_server, crawled):
@@ -138,6 +206,184 @@ def test_ctrl_c_stops_the_server_with_one_line(crawled):
     os.killpg(proc.pid, signal.SIGINT)
     _out, rest = proc.communicate(timeout=30)
     assert proc.returncode == 130 and rest.strip().splitlines() == ["interrupted"]
+
+
+
+def test_the_timeline_per_month_and_source_is_the_command_lines(page_server, web_data, tmp_path):
+    _s, html = get(page_server, "/?q=batik&by=month&series=source")
+    assert "articles per month, one colour per source" in html
+    legend = re.findall(r'<li><svg width="10" height="10"><rect[^>]*></rect></svg> ([^<]+)</li>', html)
+    assert sorted(legend) == ["kota-uji", "warta-uji"]
+    status, text = get(page_server, "/timeline.csv?q=batik&by=month&series=source")
+    assert status == 200 and text.startswith("period,source,articles")
+    cli_csv = tmp_path / "t.csv"
+    result = run_ccnews("timeline", "batik", "--by", "month", "--by-source", "--csv", str(cli_csv), data_dir=web_data)
+    assert result.returncode == 0, result.stderr
+    assert text.replace("\r\n", "\n") == cli_csv.read_text("utf-8").replace("\r\n", "\n")
+    # Every dated match is counted once per source; the bars' titles carry the same counts.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    _s, api = get_json(page_server, "/api/timeline?q=batik&by=month&series=source")
+    assert sum(int(r["articles"]) for r in rows) == sum(sum(v) for v in api["series"].values()) > 0
+    assert api["periods"] == sorted({r["period"] for r in rows})
+    _s, by_city = get_json(page_server, "/api/timeline?q=batik&by=year&series=city")
+    assert by_city["series"] and "Pekalongan" in by_city["series"]
+
+
+def test_a_captured_page_is_its_stored_bytes_in_a_sandbox(page_server, web_data):
+    from archive import Archive
+
+    original = by_path(articles(web_data), "/read/101/kejar-kota-kreatif-chiang-mai-belajar-ke-kota-batik")
+    _s, html = get(page_server, f"/article/{original['id']}")
+    frames = re.findall(r"<iframe[^>]*>", html)
+    assert frames and all(" sandbox " in f and f'src="/raw/{original["id"]}/' in f for f in frames)
+    with urllib.request.urlopen(f"{page_server}/raw/{original['id']}/1", timeout=30) as r:
+        body, csp = r.read(), r.headers["Content-Security-Policy"]
+        assert r.headers["Content-Type"].startswith("text/html")
+    with Archive(web_data, create=False) as archive:
+        assert body == archive.raw_pages(original["id"])[0]["body"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script" not in csp
+    for path in (f"/raw/{original['id']}/9", "/raw/999999/1", "/raw/..%2F..%2Fetc%2Fpasswd/1",
+                 "/raw/1/1/../../../archive.db", "/static/../archive.db"):
+        assert get(page_server, path)[0] == 404, path
+
+
+def test_every_page_runs_no_script(page_server):
+    for path in ("/", "/?q=batik", "/collections", "/sources", "/runs"):
+        with urllib.request.urlopen(page_server + path, timeout=30) as r:
+            assert "script-src" not in r.headers["Content-Security-Policy"]  # default-src 'none' covers it
+            assert "default-src 'none'" in r.headers["Content-Security-Policy"], path
+            assert b"<script" not in r.read(), path
+
+
+def test_collections_from_a_search_with_a_token_the_same_as_the_command_line(served, web_data):
+    b = Browser(served.base)
+    fields = [("q", "batik"), ("source", "kota-uji"), ("name", "batik-kota"), ("description", "from the page")]
+    # Without the page's token (a request forged by another site) nothing is written.
+    status, _ = b.post("/collections", fields)
+    assert status == 400 and not archive_rows(web_data, "select * from collections where name = 'batik-kota'")
+    status, location = b.post("/collections", [("csrf_token", b.token()), *fields])
+    assert status == 303 and location.endswith("/collections/batik-kota")
+    shown = json.loads(run_ccnews("collection", "show", "batik-kota", "--json", data_dir=web_data).stdout)
+    assert shown["query"] == "batik" and shown["filters"] == {"sources": ["kota-uji"]}
+    cli = run_ccnews("search", "batik", "--source", "kota-uji", "--all-copies", "--json", "--limit", "100",
+                     data_dir=web_data)
+    expected = sorted(h["id"] for h in json.loads(cli.stdout))
+    assert expected and sorted(a["id"] for a in shown["articles"]) == expected
+    # Remove one from its page, add it back from the article page's form.
+    gone = expected[0]
+    status, _ = b.post("/collections/batik-kota/remove", [("csrf_token", b.token()), ("article_id", str(gone))])
+    assert status == 303
+    _s, page = b.get("/collections/batik-kota")
+    assert page.count('class="member"') == len(expected) - 1 and f'href="/article/{gone}"' not in page
+    b.post("/collections/add", [("csrf_token", b.token()), ("collection", "batik-kota"), ("article_id", str(gone)),
+                                ("next", f"/article/{gone}")])
+    _s, article_page = b.get(f"/article/{gone}")
+    assert 'href="/collections/batik-kota"' in article_page
+    # Exports are the command line's exports.
+    for fmt in ("csv", "json", "ndjson"):
+        _s, served_text = b.get(f"/collections/batik-kota/export.{fmt}")
+        cli_text = run_ccnews("collection", "export", "batik-kota", "--format", fmt, data_dir=web_data).stdout
+        assert served_text.replace("\r\n", "\n") == cli_text.replace("\r\n", "\n"), fmt
+    assert len(json.loads(served_text.splitlines()[0])) > 5
+    _s, api = get_json(served.base, "/api/collections")
+    assert {"name": "batik-kota", "articles": len(expected)}.items() <= api[0].items()
+    status, location = b.post("/collections/batik-kota/delete", [("csrf_token", b.token())])
+    assert status == 303 and not archive_rows(web_data, "select * from collections where name = 'batik-kota'")
+    # A redirect target from the form never leaves the site.
+    status, location = b.post("/collections", [("csrf_token", b.token()), ("name", ""),
+                                               ("next", "//evil.example/")])
+    assert status == 303 and location.endswith("/collections") and "evil" not in location
+
+
+def test_read_only_serves_no_form_and_refuses_writes(web_data, sites):
+    s = Served(web_data, sites.registry, read_only=True)
+    try:
+        b = Browser(s.base)
+        for path in ("/?q=batik", "/collections", f"/article/{articles(web_data)[0]['id']}"):
+            assert 'method="post"' not in b.get(path)[1], path
+        status, text = b.post("/collections", [("name", "x"), ("q", "batik")])
+        assert status in (400, 403)
+        # Even with a token of a writable page, a read-only server writes nothing.
+        token = Browser(s.base).opener  # a fresh session
+        status, text = b.post("/collections/add", [("collection", "x"), ("article_id", "1")])
+        assert status in (400, 403) and not archive_rows(web_data, "select * from collections where name = 'x'")
+        del token
+    finally:
+        s.stop()
+
+
+def test_sources_and_runs_pages_say_what_the_commands_say(page_server, web_data, sites):
+    _s, html = get(page_server, "/sources")
+    runs = json.loads(run_ccnews("runs", "--json", data_dir=web_data).stdout)
+    counts = dict(archive_rows(web_data, "select source, count(*) from articles group by source"))
+    for source, n in counts.items():
+        row = re.search(rf'<strong>{source}</strong>.*?</tr>', html, re.S).group(0)
+        assert f">{n}</a>" in row
+        last = max((r for r in runs if r["source"] == source), key=lambda r: r["id"])
+        assert f'href="/runs/{last["id"]}"' in row and f"<td>{last['outcome']}</td>" in row
+    _s, api = get_json(page_server, "/api/sources")
+    assert {r["source"]: r["articles"] for r in api if r["articles"]} == counts
+    run = max(runs, key=lambda r: r["articles_skipped"])
+    _s, page = get(page_server, f"/runs/{run['id']}")
+    for reason, n in run["skipped"].items():
+        assert f"{reason} {n}" in page
+    _s, api_run = get_json(page_server, f"/api/runs/{run['id']}")
+    assert api_run["skipped"] == run["skipped"] and api_run["pages_fetched"] == run["pages_fetched"]
+    assert get(page_server, "/runs/999999")[0] == 404
+
+
+def test_the_api_answers_what_the_commands_answer(page_server, web_data):
+    for query, options in (("batik", []), ('"kota kreatif"', ["--sort", "date"]), ("Icheon", [])):
+        cli = json.loads(run_ccnews("search", query, *options, "--json", data_dir=web_data).stdout)
+        qs = urllib.parse.urlencode({"q": query, **({"sort": "date"} if options else {})})
+        _s, api = get_json(page_server, "/api/search?" + qs)
+        assert api["hits"] == cli and cli, query
+    status, bad = get_json(page_server, "/api/search?q=" + urllib.parse.quote('"chiang mai'))
+    assert status == 400 and "unbalanced quote" in bad["error"]
+    one = cli[0]["id"]
+    shown = json.loads(run_ccnews("show", str(one), "--json", data_dir=web_data).stdout)
+    _s, api_article = get_json(page_server, f"/api/articles/{one}")
+    assert {k: api_article[k] for k in ("title", "url", "published", "authors", "copies")} == \
+        {k: shown[k] for k in ("title", "url", "published", "authors", "copies")}
+    assert api_article["raw_pages"][0]["page_no"] == 1
+    assert get_json(page_server, "/api/articles/999999")[0] == 404
+
+
+def test_the_server_keeps_one_searcher_and_sees_a_reindex_and_a_repair(web_data, sites, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(web_data, data)
+    s = Served(data)
+    try:
+        before = get_json(s.base, "/api/search?q=batik&all_copies=1&limit=100")[1]["hits"]
+        get_json(s.base, "/api/search?q=batik&all_copies=1&limit=100")
+        from indexer.index import keep_warm
+
+        warm = keep_warm(data)
+        assert warm.opens == 1  # two searches, one searcher
+        gone, later = before[0]["id"], before[1]["id"]
+        with sqlite3.connect(data / "archive.db") as db:
+            db.execute("pragma foreign_keys = off")
+            for table, key in (("raw_pages", "article_id"), ("article_urls", "article_id"),
+                               ("article_tags", "article_id"), ("collection_articles", "article_id")):
+                db.execute(f"delete from {table} where {key} = ?", [gone])
+            db.execute("delete from articles where id = ?", [gone])
+        # A repair commits beside the running server: its next search sees it without a restart.
+        assert run_ccnews("reindex", "--verify", data_dir=data).returncode == 0
+        after = [h["id"] for h in get_json(s.base, "/api/search?q=batik&all_copies=1&limit=100")[1]["hits"]]
+        assert gone not in after and later in after and len(after) == len(before) - 1
+        # A rebuilt index is a new directory: the server opens it.
+        with sqlite3.connect(data / "archive.db") as db:
+            db.execute("pragma foreign_keys = off")
+            db.execute("delete from raw_pages where article_id = ?", [later])
+            db.execute("delete from article_urls where article_id = ?", [later])
+            db.execute("delete from article_tags where article_id = ?", [later])
+            db.execute("delete from articles where id = ?", [later])
+        assert run_ccnews("reindex", data_dir=data).returncode == 0
+        final = [h["id"] for h in get_json(s.base, "/api/search?q=batik&all_copies=1&limit=100")[1]["hits"]]
+        assert later not in final and len(final) == len(before) - 2
+        assert warm.opens == 3
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")

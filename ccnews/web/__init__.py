@@ -97,7 +97,7 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
 
     app = Flask(__name__)
     app.config.update(
-        DATA_DIR=Path(data_dir), REGISTRY=registry or {}, READ_ONLY=read_only,
+        DATA_DIR=Path(data_dir), REGISTRY=registry or {}, READ_ONLY=read_only, PER_PAGE=PER_PAGE,
         # A new secret at every start: forms of an earlier run of the server are refused.
         SECRET_KEY=secrets.token_bytes(32), WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True,
@@ -185,15 +185,16 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
             try:
                 filters = filters_of(f)
                 with open_archive() as archive:
-                    page = queries.search(archive, data(), f["q"] or "*", filters, limit=PER_PAGE,
-                                          offset=(f["page"] - 1) * PER_PAGE, sort=f["sort"])
+                    per_page = app.config["PER_PAGE"]
+                    page = queries.search(archive, data(), f["q"] or "*", filters, limit=per_page,
+                                          offset=(f["page"] - 1) * per_page, sort=f["sort"])
                     ids = matching_ids(data(), f["q"] or "*", filters)
                     facets = archive.facet_counts(ids)
                     periods, series, undated = timeline_of(archive, f, filters, ids)
             except CcnewsError as exc:
                 context["error"] = str(exc)
             else:
-                context.update(page=page, facets=facets, undated=undated, chart=chart(periods, series),
+                context.update(page=page, facets=facets, first=(f["page"] - 1) * per_page + 1, undated=undated, chart=chart(periods, series),
                                collections=[] if app.config["READ_ONLY"] else collection_names())
         return render_template("search.html", **context)
 

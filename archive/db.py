@@ -538,6 +538,13 @@ class Archive:
         conn.execute("delete from facet_ids")
         return out
 
+    def count_stories(self, ids: list[int]) -> int:
+        """How many stories `ids` are: syndicated copies of one story count once."""
+        if not ids:
+            return 0
+        return self.db.execute("select count(distinct coalesce(group_id, id)) from articles where id in "
+                               "(select value from json_each(?))", [json.dumps(ids)]).fetchone()[0]
+
     def known_values(self) -> dict[str, set[str]]:
         """The sources and languages the archive holds articles of (to tell a typo from nothing)."""
         return {

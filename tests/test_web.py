@@ -301,13 +301,12 @@ def test_read_only_serves_no_form_and_refuses_writes(web_data, sites):
         b = Browser(s.base)
         for path in ("/?q=batik", "/collections", f"/article/{articles(web_data)[0]['id']}"):
             assert 'method="post"' not in b.get(path)[1], path
-        status, text = b.post("/collections", [("name", "x"), ("q", "batik")])
-        assert status in (400, 403)
-        # Even with a token of a writable page, a read-only server writes nothing.
-        token = Browser(s.base).opener  # a fresh session
-        status, text = b.post("/collections/add", [("collection", "x"), ("article_id", "1")])
-        assert status in (400, 403) and not archive_rows(web_data, "select * from collections where name = 'x'")
-        del token
+        for path, fields in (("/collections", [("name", "x"), ("q", "batik")]),
+                             ("/collections/add", [("collection", "x"), ("article_id", "1")]),
+                             ("/collections/x/delete", [])):
+            status, text = b.post(path, fields)
+            assert status == 403 and "read-only" in text, path
+        assert not archive_rows(web_data, "select * from collections where name = 'x'")
     finally:
         s.stop()
 
@@ -400,24 +399,151 @@ def browser():
         b.close()
 
 
-def test_in_a_browser_search_filter_and_read(browser, page_server, tmp_path):
+def test_in_a_browser_search_filter_page_read_and_collect(browser, web_data, sites, tmp_path):
+    s = Served(web_data, sites.registry)
+    s.app.config["PER_PAGE"] = 3  # a few results per page, so the fixture archive has pages to go through
+    shots = Path(os.environ.get("CCNEWS_SCREENSHOTS") or tmp_path)  # CCNEWS_SCREENSHOTS=docs keeps them
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(page_server + "/")
-    page.fill("input[name=q]", "batik")
-    page.press("input[name=q]", "Enter")
-    page.wait_for_selector("li.hit")
-    assert "q=batik" in page.url
-    before = page.locator("li.hit").count()
-    page.click(".facets a:text-is('kota-uji')")
-    page.wait_for_url("**source=kota-uji**")
-    after = page.locator("li.hit").count()
-    assert 0 < after < before
-    assert all("kota-uji" in m for m in page.locator("li.hit .meta").all_inner_texts())
-    # CCNEWS_SCREENSHOTS=docs keeps the pictures the README shows.
-    shots = Path(os.environ.get("CCNEWS_SCREENSHOTS") or tmp_path)
-    page.screenshot(path=str(shots / "serve-search.png"), full_page=True)
-    page.click("li.hit a.title >> nth=0")
-    page.wait_for_selector("article h1")
-    assert "/article/" in page.url and page.inner_text("article h1")
-    page.screenshot(path=str(shots / "serve-article.png"), full_page=True)
-    page.close()
+    try:
+        page.goto(s.base + "/")
+        page.fill("input[name=q]", "batik")
+        page.press("input[name=q]", "Enter")
+        page.wait_for_selector("li.hit")
+        assert "q=batik" in page.url
+        total = int(page.inner_text("p.summary").split()[0])
+        seen = page.locator("li.hit a.title").all_inner_texts()
+        while page.locator("a[rel=next]").count():
+            page.click("a[rel=next]")
+            page.wait_for_load_state()
+            seen += page.locator("li.hit a.title").all_inner_texts()
+        assert len(seen) == len(set(seen)) == total > 3  # every story once, over several pages
+        page.goto(s.base + "/?q=batik")
+        page.click(".facets a:text-is('kota-uji')")
+        page.wait_for_url("**source=kota-uji**")
+        assert all("kota-uji" in m for m in page.locator("li.hit .meta").all_inner_texts())
+        assert 0 < int(page.inner_text("p.summary").split()[0]) < total
+        # The timeline is drawn, per month and one colour per source.
+        page.goto(s.base + "/?q=batik")
+        page.click("figure.timeline a:text-is('month')")
+        page.click("figure.timeline a:text-is('per source')")
+        page.wait_for_url("**series=source**")
+        assert page.locator("figure.timeline svg[role=img] rect").count() > 2
+        assert sorted(t.strip() for t in page.locator(".legend li").all_inner_texts()) == ["kota-uji", "warta-uji"]
+        box = page.locator("figure.timeline svg[role=img]").bounding_box()
+        assert box["width"] > 300 and box["height"] > 100
+        page.screenshot(path=str(shots / "serve-search.png"), full_page=True)
+        page.locator("figure.timeline").screenshot(path=str(shots / "serve-timeline.png"))
+        # An article with its copies and its page as captured, in a sandbox.
+        page.goto(s.base + "/?q=" + urllib.parse.quote('"kota kreatif" chiang mai'))
+        page.click("li.hit a.title >> nth=0")
+        page.wait_for_selector("article h1")
+        assert page.locator("section.copies li").count() >= 1
+        frame = page.frame_locator("iframe.capture").first
+        assert page.inner_text("article h1") in frame.locator("body").inner_text()
+        page.screenshot(path=str(shots / "serve-article.png"), full_page=True)
+        page.click("section.copies a >> nth=0")
+        page.wait_for_selector("article h1")
+        # A collection made from a search, then exported.
+        page.goto(s.base + "/?q=batik&source=kota-uji")
+        page.fill("form.save input[name=name]", "kota-batik")
+        page.click("form.save button")
+        page.wait_for_url("**/collections/kota-batik")
+        members = page.locator("tr.member").count()
+        assert members >= 1 and "created with" in page.inner_text(".flash")
+        with page.expect_download() as download:
+            page.click("a:text-is('CSV')")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+        assert len(rows) == members and all(r["source"] == "kota-uji" for r in rows)
+    finally:
+        page.close()
+        s.stop()
+
+
+HOSTILE = "<script>window.__pwned=1</script>\"'><img src=x onerror=\"window.__pwned=2\">"
+AUTHOR = 'Ratna <Dewi> "onmouseover=window.__pwned=3'
+
+
+def hostile_page(title: str, beacon: str) -> str:
+    import html
+
+    para = ("Para perajin batik di Pekalongan menggelar pameran karya terbaru mereka di alun-alun kota selama "
+            "tiga hari, dengan pengunjung dari berbagai daerah yang datang untuk melihat motif baru. ")
+    return (
+        f'<!DOCTYPE html><html lang="id"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<meta property="og:title" content="{html.escape(title)}">'
+        f'<meta name="author" content="{html.escape(AUTHOR)}">'
+        '<script type="application/ld+json">'
+        + json.dumps({"@context": "https://schema.org", "@type": "NewsArticle",
+                      "author": {"@type": "Person", "name": AUTHOR}}).replace("<", "\\u003c") + "</script>"
+        '<meta property="article:published_time" content="2024-05-02T09:00:00+07:00">'
+        '<link rel="canonical" href="javascript:window.__pwned=4">'
+        f'<script>window.__pwned = 5; new Image().src = "{beacon}/script";</script>'
+        f'<link rel="stylesheet" href="{beacon}/style.css"><style>@import url("{beacon}/import.css");</style>'
+        f'</head><body onload="window.__pwned=6"><article><h1>{html.escape(title)}</h1>'
+        f'<p>{para * 3}{html.escape(HOSTILE)}</p>'
+        f'<p>{para * 2}<a href="javascript:window.__pwned=7">tautan</a> <img src="{beacon}/img.png"></p>'
+        f'<iframe src="{beacon}/frame"></iframe><object data="{beacon}/object"></object>'
+        f'<p>{para * 3}</p></article></body></html>'
+    )
+
+
+def test_in_a_browser_hostile_pages_run_nothing_and_load_nothing(browser, tmp_path):
+    from ccnews.sites import SiteServer, sitemap_site
+
+    (tmp_path / "beacon").mkdir()
+    (tmp_path / "beacon" / "_routes.json").write_text("{}")
+    beacon = SiteServer(tmp_path / "beacon").start()  # answers 404 to everything, and counts
+    root = tmp_path / "site"
+    root.mkdir()
+    paths = ["/berita/pameran-batik-%22%3E%3Cscript%3Ewindow.__pwned%3D8%3C%2Fscript%3E",
+             "/berita/kain-batik-javascript:window.__pwned=9"]
+    routes = {}
+    for i, path in enumerate(paths):
+        (root / f"p{i}.html").write_text(hostile_page(f"Pameran batik {i} {HOSTILE}", beacon.base), "utf-8")
+        routes[path] = {"file": f"p{i}.html", "headers": {"Content-Type": "text/html; charset=utf-8"}}
+    site = SiteServer(sitemap_site(root, routes, paths)).start()
+    registry = tmp_path / "sources.toml"
+    registry.write_text(f'''[[source]]
+id = "hostile"
+name = "Hostile"
+homepage = "{site.base}/"
+language = "id"
+timezone = "Asia/Jakarta"
+sitemaps = ["{site.base}/sitemap.xml"]
+delay = 0.0
+''', "utf-8")
+    data = tmp_path / "data"
+    try:
+        result = run_ccnews("crawl", "hostile", data_dir=data, registry=registry)
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        site.stop()
+    stored = articles(data)
+    # The title is kept as the outlet wrote it; the byline cleaner keeps a quote and an attribute.
+    assert len(stored) == 2 and all("<script>" in a["title"] and '"onmouseover=' in a["authors"][0] for a in stored)
+    s = Served(data, registry)
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        beacon.requests.clear()
+        author = {f"/article/{a['id']}": a["authors"][0] for a in stored}
+        for path in ["/?q=batik", "/?q=pameran&sort=date", *[f"/article/{a['id']}" for a in stored],
+                     *[f"/raw/{a['id']}/1" for a in stored], "/sources", "/collections"]:
+            page.goto(s.base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("() => window.__pwned") is None, path
+            if not path.startswith("/raw/"):  # a capture opened alone is the outlet's bytes, links and all
+                assert page.locator("a[href^='javascript' i], [onerror], [onload]").count() == 0, path
+            if path.startswith("/article/"):
+                # The hostile values are shown as text.
+                assert HOSTILE in page.inner_text("article h1")
+                assert author[path] in page.inner_text("article dl")
+                frame = page.frame_locator("iframe.capture").first
+                assert "Para perajin batik" in frame.locator("body").inner_text()
+        assert dialogs == []
+        assert beacon.requests == []  # no image, style, frame or script of a captured page was fetched
+    finally:
+        page.close()
+        s.stop()
+        beacon.stop()

@@ -103,6 +103,13 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
         SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True,
     )
     app.json.ensure_ascii = False  # Thai and Indonesian as they are written
+
+    @app.before_request
+    def read_only_refuses_writes() -> None:
+        # Registered before the CSRF check, so a read-only server says why whatever the form.
+        if app.config["READ_ONLY"] and request.method not in ("GET", "HEAD", "OPTIONS"):
+            writable()
+
     CSRFProtect(app)
     keep_warm(data_dir)  # one searcher kept open, reopened when a crawl or reindex changes the index
     app.jinja_env.filters["marked"] = marked
@@ -190,6 +197,9 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
                                           offset=(f["page"] - 1) * per_page, sort=f["sort"])
                     ids = matching_ids(data(), f["q"] or "*", filters)
                     facets = archive.facet_counts(ids)
+                    # Exact counts for the page (Whoosh's total is an estimate, and counts copies).
+                    stories = archive.count_stories(ids)
+                    page.update(total=stories, articles=len(ids), more=page["offset"] + len(page["hits"]) < stories)
                     periods, series, undated = timeline_of(archive, f, filters, ids)
             except CcnewsError as exc:
                 context["error"] = str(exc)

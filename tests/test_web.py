@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from helpers import articles, by_path, run_ccnews
 
-from crawler.registry import load_registry
 from ccnews.web import create_app
+from crawler.registry import load_registry
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

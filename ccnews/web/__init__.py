@@ -205,7 +205,8 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
                 context["error"] = str(exc)
             else:
                 context.update(page=page, facets=facets, first=(f["page"] - 1) * per_page + 1, undated=undated,
-                               chart=chart(periods, series), collections=[] if app.config["READ_ONLY"] else collection_names())
+                               chart=chart(periods, series),
+                               collections=[] if app.config["READ_ONLY"] else collection_names())
         return render_template("search.html", **context)
 
     @app.get("/export.csv")

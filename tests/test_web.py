@@ -440,7 +440,10 @@ def test_in_a_browser_search_filter_page_read_and_collect(browser, web_data, sit
         assert page.locator("section.copies li").count() >= 1
         frame = page.frame_locator("iframe.capture").first
         assert page.inner_text("article h1") in frame.locator("body").inner_text()
-        page.screenshot(path=str(shots / "serve-article.png"), full_page=True)
+        # A tall window rather than full_page: chromium leaves frames blank in full-page captures.
+        page.set_viewport_size({"width": 1280, "height": page.evaluate("document.body.scrollHeight")})
+        page.screenshot(path=str(shots / "serve-article.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.click("section.copies a >> nth=0")
         page.wait_for_selector("article h1")
         # A collection made from a search, then exported.

@@ -118,6 +118,15 @@ def test_timeline_fills_quiet_months_and_splits_sources(data, tmp_path):
     assert oct_ == {"warta-uji": 1, "kota-uji": 1}
 
 
+def test_timeline_splits_cities_counting_an_article_in_each_city_it_names(data, tmp_path):
+    out = tmp_path / "t.csv"
+    run(data, "timeline", "Icheon", "--by", "year", "--by-city", "--csv", str(out))
+    rows = {r["city"]: int(r["articles"]) for r in csv.DictReader(out.open(encoding="utf-8"))}
+    # The founding article and its copy name Pekalongan, Chiang Mai and the five mentor cities.
+    assert rows["Pekalongan"] == rows["Chiang Mai"] == rows["Icheon"] == 2 and len(rows) >= 5
+    assert run(data, "timeline", "batik", "--by-city", "--by-source").exit_code == 2
+
+
 def test_timeline_week_starts_on_monday(data, tmp_path):
     out = tmp_path / "t.csv"
     run(data, "timeline", "Icheon", "--by", "week", "--stories", "--csv", str(out))

@@ -9,9 +9,10 @@ import os
 import socket
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -516,34 +517,11 @@ class Archive:
                 out[row["id"]] = row
         return out
 
-    def facet_counts(self, ids: list[int], limit: int = 30) -> dict[str, list[tuple[str, int]]]:
-        """For a set of matching articles: how many per source, language, member city and creative
-        field (most first), for the counts a search page shows beside each filter value."""
-        conn = self.db.conn
-        conn.execute("create temp table if not exists facet_ids (id integer primary key)")
-        conn.execute("delete from facet_ids")
-        conn.executemany("insert or ignore into facet_ids values (?)", [(i,) for i in ids])
-        wanted = "(select id from facet_ids)"
-        out = {}
-        for name, sql in (
-            ("source", f"select source, count(*) from articles where id in {wanted} group by source"),
-            ("language", f"select language, count(*) from articles where id in {wanted} and language is not null "
-                         "group by language"),
-            ("city", f"select value, count(*) from article_tags where kind = 'city' and article_id in {wanted} "
-                     "group by value"),
-            ("field", f"select value, count(*) from article_tags where kind = 'field' and article_id in {wanted} "
-                      "group by value"),
-        ):
-            out[name] = sorted(conn.execute(sql).fetchall(), key=lambda r: (-r[1], r[0]))[:limit]
-        conn.execute("delete from facet_ids")
-        return out
-
-    def count_stories(self, ids: list[int]) -> int:
-        """How many stories `ids` are: syndicated copies of one story count once."""
-        if not ids:
-            return 0
-        return self.db.execute("select count(distinct coalesce(group_id, id)) from articles where id in "
-                               "(select value from json_each(?))", [json.dumps(ids)]).fetchone()[0]
+    def holds(self, column: str, value: str) -> bool:
+        """Whether any article has this source or language."""
+        if column not in ("source", "language"):
+            raise ValueError(column)
+        return self.db.execute(f"select 1 from articles where {column} = ? limit 1", [value]).fetchone() is not None
 
     def known_values(self) -> dict[str, set[str]]:
         """The sources and languages the archive holds articles of (to tell a typo from nothing)."""
@@ -658,23 +636,66 @@ class Archive:
         """Article counts per period for `ids` (None: all), with `series` "source" or "city" one count
         per period and source or tagged member city (an article naming two cities counts in both);
         also how many are undated."""
+        summary = self.summary(ids, by, series, one_per_group=one_per_group, facets=False)
+        return summary["timeline"], summary["undated"]
+
+    def summary(self, ids: list[int] | None, by: str = "year", series: str | None = None,
+                one_per_group: bool = False, facets: bool = True, limit: int = 30) -> dict[str, Any]:
+        """What a search page shows beside its hits, in one pass over the matching articles (`ids`;
+        None: all): `facets` (how many per source, language, member city and creative field, most
+        first), `stories` (syndicated copies counted once), `timeline` (counts per period, and per
+        source or city with `series`) and `undated`. Periods are the outlet's own calendar days,
+        weeks starting on Monday, months or years."""
         if by not in PERIODS:
             raise ArchiveError(f"unknown period {by!r}: use {', '.join(PERIODS)}")
         if series not in (None, "source", "city"):
             raise ArchiveError(f"unknown series {series!r}: use source or city")
-        params: list[Any] = []
-        where = ""
-        if ids is not None:
-            if not ids:
-                return [], 0
-            where = " and id in (select value from json_each(?))"
-            params.append(json.dumps(ids))
-        if one_per_group:
-            # A syndicated story counts once, on its earliest copy.
-            where += " and (group_id is null or group_id = id)"
-        rows = list(self.db.query(_counts_sql(by, series, where), params))
-        undated = self.db.execute(f"select count(*) from articles where published is null{where}", params).fetchone()[0]
-        return rows, undated
+        if ids is not None and not ids:
+            return {"facets": {k: [] for k in ("source", "language", "city", "field")}, "stories": 0,
+                    "timeline": [], "undated": 0}
+        where, params = ("where id in (select value from json_each(?))", [json.dumps(ids)]) if ids is not None \
+            else ("", [])
+        rows = self.db.execute(f"select id, source, language, group_id, published from articles {where}",
+                               params).fetchall()
+        tags: dict[str, list[tuple[int, str]]] = {"city": [], "field": []}
+        if facets or series == "city":
+            tag_where = where.replace("where id", "and article_id")
+            for article_id, kind, value in self.db.execute(
+                    f"select article_id, kind, value from article_tags where kind in ('city', 'field') {tag_where}",
+                    params):
+                tags[kind].append((article_id, value))
+        period = _PERIOD_OF[by]
+        counts: Counter = Counter()
+        undated = 0
+        kept = {r[0] for r in rows if not one_per_group or r[3] is None or r[3] == r[0]}
+        cities: dict[int, list[str]] = {}
+        for article_id, value in tags["city"]:
+            cities.setdefault(article_id, []).append(value)
+        for article_id, source, _language, _group, published in rows:
+            if article_id not in kept:
+                continue
+            if not published:
+                undated += 1
+                continue
+            when = period(published)
+            if series == "source":
+                counts[(when, source)] += 1
+            elif series == "city":
+                for city in cities.get(article_id, ()):
+                    counts[(when, city)] += 1
+            else:
+                counts[(when, None)] += 1
+        timeline = [{"period": when, **({"series": name} if series else {}), "articles": n}
+                    for (when, name), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
+        out: dict[str, Any] = {"timeline": timeline, "undated": undated,
+                               "stories": len({r[3] or r[0] for r in rows})}
+        if facets:
+            def top(values) -> list[tuple[str, int]]:
+                return sorted(Counter(v for v in values if v is not None).items(), key=lambda r: (-r[1], r[0]))[:limit]
+
+            out["facets"] = {"source": top(r[1] for r in rows), "language": top(r[2] for r in rows),
+                             "city": top(v for _a, v in tags["city"]), "field": top(v for _a, v in tags["field"])}
+        return out
 
     # -- queries for export -----------------------------------------------------------------
 
@@ -749,25 +770,17 @@ class Archive:
         return self.db.query(sql, params)
 
 
-PERIODS = {
-    # The outlet's own calendar date: the date part of the ISO string with its offset.
-    "day": "substr(published, 1, 10)",
-    "week": "date(substr(published, 1, 10), 'weekday 0', '-6 days')",  # the Monday
-    "month": "substr(published, 1, 7)",
-    "year": "substr(published, 1, 4)",
-}
+def _week(published: str) -> str:
+    try:
+        day = date.fromisoformat(published[:10])
+    except ValueError:
+        return published[:10]
+    return (day - timedelta(days=day.weekday())).isoformat()  # the Monday
 
 
-def _counts_sql(by: str, series: str | None, where: str) -> str:
-    period = PERIODS[by]
-    if series == "city":
-        return (f"select {period} as period, t.value as series, count(*) as articles from articles "
-                f"join article_tags t on t.article_id = articles.id and t.kind = 'city' "
-                f"where published is not null{where} group by period, series order by period, series")
-    name = ", source as series" if series == "source" else ""
-    group = ", series" if series else ""
-    return (f"select {period} as period{name}, count(*) as articles from articles "
-            f"where published is not null{where} group by period{group} order by period{group}")
+# The period of an ISO date with its offset: the outlet's own calendar date.
+_PERIOD_OF = {"day": lambda p: p[:10], "week": _week, "month": lambda p: p[:7], "year": lambda p: p[:4]}
+PERIODS = tuple(_PERIOD_OF)
 
 
 # ISO timestamps with different offsets do not sort as text; SQLite's datetime() normalises to UTC.

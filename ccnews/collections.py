@@ -46,7 +46,7 @@ def refresh(archive: Archive, data_dir: Path, name: str) -> int:
     coll = store.get(archive, name)
     if coll["query"] is None:
         return 0
-    ids = matching_ids(data_dir, coll["query"], filters_from_dict(coll["filters"]))
+    ids = matching_ids(data_dir, coll["query"], filters_from_dict(coll["filters"]), ordered=False)
     return store.add(archive, name, ids, how="query")
 
 

@@ -129,7 +129,7 @@ def count(archive: Any, data_dir: Path, text: str, filters: Any, by: str, series
     if ids is not None:
         pass
     elif text or filters.cities or filters.fields or filters.min_relevance is not None:
-        ids = matching_ids(data_dir, text or "*", filters)
+        ids = matching_ids(data_dir, text or "*", filters, ordered=False)
     else:  # no words: the archive answers alone, so a timeline never needs the index
         ids = [r["id"] for r in archive.select_articles(
             sources=list(filters.sources) or None, language=filters.language, columns=["id"],

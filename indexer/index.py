@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -35,7 +36,7 @@ from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_an
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 8
+INDEX_VERSION = 9
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 REBUILD_CHUNK = 100_000
@@ -89,6 +90,9 @@ def schema(parsing: bool = False) -> Schema:
         field=KEYWORD(commas=True, lowercase=True, stored=True),
         relevance=NUMERIC(float, stored=True),
         group=NUMERIC(int, stored=True, sortable=True),
+        # The archive id as a column: the ids of every match are read from it without loading
+        # each document's stored fields (30x faster for the facets and timeline of a query).
+        article=NUMERIC(int, bits=32, sortable=True),
     )
 
 
@@ -128,6 +132,7 @@ def _document(row: dict[str, Any]) -> dict[str, Any]:
         "field": ",".join(json.loads(row.get("fields") or "[]")),
         "relevance": float(row.get("relevance") or 0.0),
         "group": int(row.get("group_id") or row["id"]),
+        "article": int(row["id"]),
     }
     published = _utc_naive(row.get("published"))
     if published:
@@ -921,8 +926,56 @@ def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
 
 
 def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None, sort: str = "relevance",
-                 all_copies: bool = True) -> list[int]:
-    """Ids of every matching article, for export and collections."""
+                 all_copies: bool = True, ordered: bool = True) -> list[int]:
+    """Ids of every matching article, for export and collections; best first (or newest first
+    with sort='date'), or in no particular order, much faster, with `ordered=False` and
+    `all_copies` (for counts: facets, timelines, collections)."""
+    if not ordered and all_copies:
+        return _unordered_ids(data_dir, text, filters or Filters())
     return [
         h.id for h in search(data_dir, text, filters, limit=None, sort=sort, snippets=False, all_copies=all_copies).hits
     ]
+
+
+def _article_ids(reader) -> Any:
+    """A segment's `article` column as one array (docnum -> archive id), read in one go: Whoosh's
+    own reader unpacks a value per call, a third of a search page's time at 10^5 articles.
+    Cached on the reader, which lives as long as the (warm) searcher. Falls back to Whoosh's
+    per-document reads if its column layout is not the one expected."""
+    cached = getattr(reader, "_ccnews_article_ids", None)
+    if cached is not None:
+        return cached
+    from array import array
+
+    field = reader.schema["article"]
+    column = reader.column_reader("article", translate=False)
+    try:
+        size = column._fixedlen * column._count
+        values = array(column._typecode, column._dbfile.get(column._basepos, size))
+        if sys.byteorder == "little":
+            values.byteswap()  # Whoosh writes columns big-endian
+        values.extend([column._default] * (reader.doc_count_all() - column._count))
+        ids: Any = [field.from_column_value(v) for v in values]
+    except (AttributeError, TypeError, ValueError):
+        translated = reader.column_reader("article")
+        ids = [translated[d] for d in range(reader.doc_count_all())]
+    reader._ccnews_article_ids = ids
+    return ids
+
+
+def _unordered_ids(data_dir: str | Path, text: str, filters: Filters) -> list[int]:
+    """Every match unscored, its id read from the `article` column."""
+    try:
+        with _searcher(data_dir) as searcher:
+            q = parse_query(text, searcher.reader())
+            restrict = _filter_query(filters)
+            if restrict is not None:
+                q = wq.And([q, restrict])
+            out: list[int] = []
+            for leaf, _offset in searcher.leaf_searchers():
+                ids = _article_ids(leaf.reader())
+                out += [ids[docnum] for docnum in q.docs(leaf)]
+            return out
+    except _CORRUPTION as exc:
+        _forget_warm(data_dir)
+        raise _damaged(index_dir(data_dir), exc) from exc

@@ -184,6 +184,7 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
     @app.get("/")
     def index():
         from ccnews import queries
+        from ccnews import timeline as tl
         from indexer import matching_ids
 
         f = form()
@@ -195,12 +196,15 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
                     per_page = app.config["PER_PAGE"]
                     page = queries.search(archive, data(), f["q"] or "*", filters, limit=per_page,
                                           offset=(f["page"] - 1) * per_page, sort=f["sort"])
-                    ids = matching_ids(data(), f["q"] or "*", filters)
-                    facets = archive.facet_counts(ids)
-                    # Exact counts for the page (Whoosh's total is an estimate, and counts copies).
-                    stories = archive.count_stories(ids)
-                    page.update(total=stories, articles=len(ids), more=page["offset"] + len(page["hits"]) < stories)
-                    periods, series, undated = timeline_of(archive, f, filters, ids)
+                    ids = matching_ids(data(), f["q"] or "*", filters, ordered=False)
+                    # Facets, story count and timeline in one pass over the matches (Whoosh's
+                    # total is an estimate, and counts copies).
+                    summary = archive.summary(ids, f["by"], f["series"] or None)
+                    facets = summary["facets"]
+                    page.update(total=summary["stories"], articles=len(ids),
+                                more=page["offset"] + len(page["hits"]) < summary["stories"])
+                    periods, series = tl.table(summary["timeline"], f["by"])
+                    undated = summary["undated"]
             except CcnewsError as exc:
                 context["error"] = str(exc)
             else:

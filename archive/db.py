@@ -655,8 +655,8 @@ class Archive:
                     "timeline": [], "undated": 0}
         where, params = ("where id in (select value from json_each(?))", [json.dumps(ids)]) if ids is not None \
             else ("", [])
-        rows = self.db.execute(f"select id, source, language, group_id, published from articles {where}",
-                               params).fetchall()
+        rows = self.db.execute(f"select id, source, language, group_id, published from articles "
+                               f"indexed by idx_articles_summary {where}", params).fetchall()
         tags: dict[str, list[tuple[int, str]]] = {"city": [], "field": []}
         if facets or series == "city":
             tag_where = where.replace("where id", "and article_id")

@@ -33,7 +33,7 @@ from bench.search import build  # noqa: E402 - after the path is set
 
 TYPICAL = {"single term": {"q": "kata436"}, "two terms": {"q": "kata67 kata436"},
            "phrase": {"q": '"kota kata67"'}, "term + source": {"q": "kata436", "source": "src3"},
-           "term by date": {"q": "kata436", "sort": "date"}}
+           "term by date": {"q": "kata436", "sort": "date"}, "source, no words": {"source": "src3"}}
 FREQUENT = {"single term": {"q": "pameran"}, "two terms": {"q": "batik festival"}, "phrase": {"q": '"kota kreatif"'}}
 
 

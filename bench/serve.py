@@ -123,7 +123,7 @@ def measure(data: Path, args: argparse.Namespace) -> None:
     proc, base = start_server(data)
     try:
         print(f"articles {args.articles}, {os.cpu_count()} cores; {args.runs} requests per figure")
-        print(f"{'words':9} {'query':14} {'/api/search p50':>16} {'p95':>8} {'search page p50':>16} {'p95':>8}")
+        print(f"{'words':9} {'query':16} {'/api/search p50':>16} {'p95':>8} {'search page p50':>16} {'p95':>8}")
         pages = []
         for kind, queries in (("typical", TYPICAL), ("frequent", FREQUENT)):
             for name, params in queries.items():
@@ -132,7 +132,7 @@ def measure(data: Path, args: argparse.Namespace) -> None:
                 p50, p95 = timed(f"{base}/?{qs}", args.runs)
                 if kind == "typical":
                     pages.append(f"{base}/?{qs}")
-                print(f"{kind:9} {name:14} {a50:14.1f}ms {a95:6.1f}ms {p50:14.1f}ms {p95:6.1f}ms")
+                print(f"{kind:9} {name:16} {a50:14.1f}ms {a95:6.1f}ms {p50:14.1f}ms {p95:6.1f}ms")
         for clients in (1, 2, 4):
             rate = throughput(pages, clients, args.seconds)
             print(f"search page, typical words, {clients} client(s) at once: {rate:.1f} requests/s")

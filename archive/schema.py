@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils.migrations import Migrations
+from archive.sqlite import Migrations
 
 MIGRATIONS = Migrations("ccnews")
 NAMES: list[str] = []

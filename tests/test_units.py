@@ -187,3 +187,16 @@ def test_a_fetched_page_is_freed_as_soon_as_the_spider_is_done_with_it(tmp_path)
             assert page() is None, f"the {kind} page is still in memory after its callback"
     finally:
         gc.enable()
+
+
+def test_commands_start_without_numpy():
+    """numpy costs about 100 ms at every command's start and no command but a timeline PNG needs
+    it; the migrations module of sqlite-utils had brought it back."""
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    code = "import sys, ccnews.cli, indexer, archive; print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -165,21 +165,24 @@ def run(data: Path, n: int, build_only: bool = False) -> dict | None:
             theirs = {r[0] for r in db.execute(sql, [fts_q])}
             overlap = len(ours & theirs) / max(1, len(theirs))
             rows.append((name, matched / n, w50, w95, f50, f95, overlap))
-    # As installed: pip writes bytecode, so modules are not compiled again at each start.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "ccnews-bench-pycache")
-    whole: dict[str, float] = {}
-    for word in ("kata436", "pameran"):
-        times = []
-        for i in range(6):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "ccnews", "search", word, "--data-dir", str(data)],
-                           cwd=REPO, capture_output=True, check=True, env=env)
-            if i:  # the first run writes the bytecode
-                times.append(time.perf_counter() - t0)
-        whole[word] = statistics.median(times)
+    whole = {word: whole_process(data, word) for word in ("kata436", "pameran")}
     return {"articles": n, **figures, "incremental_docs_s": incremental(data, n), "queries": rows,
             "whole_process_s": whole}
+
+
+def whole_process(data: Path, word: str) -> float:
+    """Median seconds of `ccnews search WORD` as a process, as installed (pip writes bytecode, so
+    modules are not compiled again at each start)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "ccnews-bench-pycache")
+    times = []
+    for i in range(6):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ccnews", "search", word, "--data-dir", str(data)],
+                       cwd=REPO, capture_output=True, check=True, env=env)
+        if i:  # the first run writes the bytecode
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def report(r: dict) -> None:

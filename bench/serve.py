@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.search import build  # noqa: E402 - after the path is set
+from bench.search import build, whole_process  # noqa: E402 - after the path is set
 
 TYPICAL = {"single term": {"q": "kata436"}, "two terms": {"q": "kata67 kata436"},
            "phrase": {"q": '"kota kata67"'}, "term + source": {"q": "kata436", "source": "src3"},
@@ -89,19 +89,6 @@ def throughput(urls: list[str], clients: int, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - t0)
 
 
-def whole_process(data: Path, word: str) -> float:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "ccnews-bench-pycache")
-    times = []
-    for i in range(6):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ccnews", "search", word, "--data-dir", str(data)],
-                       cwd=REPO, capture_output=True, check=True, env=env)
-        if i:  # the first run writes the bytecode
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=100_000)
@@ -138,7 +125,7 @@ def measure(data: Path, args: argparse.Namespace) -> None:
             print(f"search page, typical words, {clients} client(s) at once: {rate:.1f} requests/s")
         for word in ("kata436", "pameran"):
             print(f"`ccnews search {word}` as a process (start, open, query, print): "
-                  f"median {whole_process(data, word):.0f} ms")
+                  f"median {whole_process(data, word) * 1000:.0f} ms")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -12,6 +12,8 @@ same pages in one process. Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import os
 import random
 import subprocess
@@ -61,7 +63,6 @@ CORPUS = Path(os.environ.get("CCNEWS_CORPUS", REPO.parent / "shared" / "corpora"
 
 def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     """N article URLs over the corpus's real pages: page i % len(corpus) under /c{copy}/host/path."""
-    import json
     from urllib.parse import urlsplit
 
     from archive.urls import strip_tracking
@@ -79,7 +80,21 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
             "gunzip": True,
             "headers": {"Content-Type": "text/html"},
         }
-    sitemap_site(root, routes, list(routes))
+    # Each pass over the corpus is an outlet of its own (/c0/, /c1/...): one outlet's copies of one
+    # page, same headline, same day, are rightly one article in the archive, while the same page
+    # at several outlets is a syndicated story (one record per outlet, grouped), as in real news.
+    listed = list(routes)
+    copies: dict[str, list[str]] = {}
+    for path in listed:
+        copies.setdefault(path.split("/")[1], []).append(path)
+    for copy, paths in copies.items():
+        name = f"sitemap-{copy}.xml"
+        urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in paths)
+        (root / name).write_text('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
+                                 f'schemas/sitemap/0.9">\n{urls}\n</urlset>\n', encoding="utf-8")
+        routes[f"/{name}"] = {"file": name, "headers": {"Content-Type": "application/xml"}}
+    (root / "outlets.json").write_text(json.dumps(sorted(copies)), encoding="utf-8")
+    sitemap_site(root, routes, listed)
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]
 
 
@@ -134,17 +149,19 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
     server = SiteServer(site_root).start()
     try:
         reg = work / "sources.toml"
-        reg.write_text(
-            f'[[source]]\nid = "bench"\nname = "Bench"\nhomepage = "{server.base}/"\ntimezone = "Asia/Jakarta"\n'
-            f'sitemaps = ["{server.base}/sitemap.xml"]\ndelay = 0.0\n'
-            + (f'article_pattern = "{pattern}"\n' if pattern else ""),
-            "utf-8",
-        )
+        outlets = json.loads((site_root / "outlets.json").read_text()) if (site_root / "outlets.json").exists() \
+            else [None]
+        reg.write_text("".join(
+            f'[[source]]\nid = "bench{"-" + o if o else ""}"\nname = "Bench {o or ""}"\n'
+            f'homepage = "{server.base}/{o or ""}"\ntimezone = "Asia/Jakarta"\n'
+            f'sitemaps = ["{server.base}/{"sitemap-" + o + ".xml" if o else "sitemap.xml"}"]\ndelay = 0.0\n'
+            + (f'article_pattern = "{pattern}"\n' if pattern else "") + "\n"
+            for o in outlets), "utf-8")
         env = {**os.environ, "CCNEWS_DATA": str(work / "data"), "CCNEWS_SOURCES": str(reg)}
         t0 = time.perf_counter()
         log = open(work / "crawl.log", "w+")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ccnews", "crawl", "bench", "-s", "AUTOTHROTTLE_ENABLED=False",
+            [sys.executable, "-m", "ccnews", "crawl", "--all", "-s", "AUTOTHROTTLE_ENABLED=False",
              "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", *[a for kv in extra for a in ("-s", kv)]],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )

@@ -643,13 +643,12 @@ class Archive:
         period = _PERIOD_OF[by]
         counts: Counter = Counter()
         undated = 0
-        kept = {r[0] for r in rows if not one_per_group or r[3] is None or r[3] == r[0]}
         cities: dict[int, list[str]] = {}
         for article_id, value in tags["city"]:
             cities.setdefault(article_id, []).append(value)
-        for article_id, source, _language, _group, published in rows:
-            if article_id not in kept:
-                continue
+        for article_id, source, _language, group, published in rows:
+            if one_per_group and group not in (None, article_id):
+                continue  # a syndicated story counts once, on its earliest copy
             if not published:
                 undated += 1
                 continue

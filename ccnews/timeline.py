@@ -119,16 +119,13 @@ def csv_rows(fh: Any, periods: list[str], series: dict[str, dict[str, int]], kin
 
 
 def count(archive: Any, data_dir: Path, text: str, filters: Any, by: str, series: str | None = None,
-          stories: bool = False, ids: list[int] | None = None) -> tuple[list[str], dict[str, dict[str, int]], int]:
+          stories: bool = False) -> tuple[list[str], dict[str, dict[str, int]], int]:
     """The timeline of a query and filters, as `ccnews timeline` and the web page draw it:
-    (every period from the first to the last, {series: {period: count}}, undated matches).
-    `ids`: the matching articles when the caller has them already."""
+    (every period from the first to the last, {series: {period: count}}, undated matches)."""
     from crawler.dates import to_utc_text
     from indexer import matching_ids
 
-    if ids is not None:
-        pass
-    elif text or filters.cities or filters.fields or filters.min_relevance is not None:
+    if text or filters.cities or filters.fields or filters.min_relevance is not None:
         ids = matching_ids(data_dir, text or "*", filters, ordered=False)
     else:  # no words: the archive answers alone, so a timeline never needs the index
         ids = [r["id"] for r in archive.select_articles(

@@ -957,10 +957,6 @@ def _docset(q, searcher) -> set[int]:
         return _docset(q.a, searcher) - _docset(q.b, searcher)
     if type(q) is wq.ConstantScoreQuery:
         return _docset(q.child, searcher)
-    if type(q) is wq.Every:
-        # Every article has a title and a text field; Whoosh would union the postings of every
-        # term of the field (seconds at 10^5).
-        return set(searcher.reader().all_doc_ids())
     return set(q.docs(searcher))
 
 

@@ -176,10 +176,13 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
 
     # -- search ------------------------------------------------------------------------------------
 
-    def timeline_of(archive: Archive, f: dict[str, Any], filters: Any, ids: list[int] | None = None):
+    def timeline_of(f: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, int]], int]:
+        """The timeline of this page's query and filters, as `ccnews timeline` counts it."""
         from ccnews import timeline as tl
 
-        return tl.count(archive, data(), f["q"], filters, f["by"], f["series"] or None, ids=ids)
+        filters = filters_of(f)
+        with open_archive() as archive:
+            return tl.count(archive, data(), f["q"], filters, f["by"], f["series"] or None)
 
     @app.get("/")
     def index():
@@ -231,8 +234,7 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
 
         f = form()
         try:
-            with open_archive() as archive:
-                periods, series, _undated = timeline_of(archive, f, filters_of(f))
+            periods, series, _undated = timeline_of(f)
         except CcnewsError as exc:
             return Response(str(exc) + "\n", status=400, mimetype="text/plain")
         out = io.StringIO()
@@ -255,16 +257,15 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
         with open_archive() as archive:
             try:
                 record = archive.article_details(article_id, versions=True)
-            except CcnewsError:
-                abort(404)
+            except CcnewsError as exc:
+                abort(404, str(exc))
             record["raw_pages"] = archive.raw_page_list(article_id)
         return record
 
     @app.get("/article/<int:article_id>")
     def article(article_id: int):
         record = article_record(article_id)
-        shown = request.args.get("capture", type=int)
-        return render_template("article.html", a=record, f=form(), shown=shown,
+        return render_template("article.html", a=record, f=form(),
                                collections=[] if app.config["READ_ONLY"] else collection_names())
 
     @app.get("/raw/<int:article_id>/<int:page_no>")
@@ -431,20 +432,13 @@ def create_app(data_dir: Path, registry: dict[str, Any] | None = None, read_only
 
     @app.get("/api/articles/<int:article_id>")
     def api_article(article_id: int):
-        with open_archive() as archive:
-            try:
-                record = archive.article_details(article_id, versions=True)
-            except CcnewsError as exc:
-                return api_error(str(exc), 404)
-            record["raw_pages"] = archive.raw_page_list(article_id)
-        return jsonify(record)
+        return jsonify(article_record(article_id))
 
     @app.get("/api/timeline")
     def api_timeline():
         f = form()
         try:
-            with open_archive() as archive:
-                periods, series, undated = timeline_of(archive, f, filters_of(f))
+            periods, series, undated = timeline_of(f)
         except CcnewsError as exc:
             return api_error(str(exc), 400)
         return jsonify({"by": f["by"], "series_by": f["series"] or None, "periods": periods,

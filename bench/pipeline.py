@@ -12,7 +12,6 @@ same pages in one process. Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import random
@@ -66,7 +65,7 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     from urllib.parse import urlsplit
 
     from archive.urls import strip_tracking
-    from ccnews.sites import sitemap_site
+    from ccnews.sites import add_sitemap, sitemap_site
 
     root.mkdir(parents=True, exist_ok=True)
     entries = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines() if line.strip()]
@@ -88,11 +87,7 @@ def real_site(corpus: Path, root: Path, n: int) -> tuple[Path, list[Path]]:
     for path in listed:
         copies.setdefault(path.split("/")[1], []).append(path)
     for copy, paths in copies.items():
-        name = f"sitemap-{copy}.xml"
-        urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in paths)
-        (root / name).write_text('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
-                                 f'schemas/sitemap/0.9">\n{urls}\n</urlset>\n', encoding="utf-8")
-        routes[f"/{name}"] = {"file": name, "headers": {"Content-Type": "application/xml"}}
+        add_sitemap(root, routes, paths, f"sitemap-{copy}.xml")
     (root / "outlets.json").write_text(json.dumps(sorted(copies)), encoding="utf-8")
     sitemap_site(root, routes, listed)
     return root, [corpus / e["file"] for e in entries[: min(n, len(entries))]]

@@ -356,14 +356,19 @@ def stored_pages_site(corpus: str | Path, root: str | Path) -> tuple[Path, list[
     return sitemap_site(root, routes, [e["listed_path"] for e in entries]), entries
 
 
+def add_sitemap(root: Path, routes: dict[str, dict[str, Any]], listed: list[str], name: str = "sitemap.xml") -> None:
+    """Writes a sitemap of the `listed` paths into `root` as `name`, and its route."""
+    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in listed)
+    (root / name).write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
+        encoding="utf-8")
+    routes[f"/{name}"] = {"file": name, "headers": {"Content-Type": "application/xml"}}
+
+
 def sitemap_site(root: Path, routes: dict[str, dict[str, Any]], listed: list[str]) -> Path:
     """Writes a sitemap of the `listed` paths and the routes (sitemap included) into `root`: a site
     SiteServer can serve."""
-    urls = "\n".join(f"<url><loc>{{{{BASE}}}}{html.escape(p)}</loc></url>" for p in listed)
-    (root / "sitemap.xml").write_text(
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
-        encoding="utf-8")
-    routes["/sitemap.xml"] = {"file": "sitemap.xml", "headers": {"Content-Type": "application/xml"}}
+    add_sitemap(root, routes, listed)
     (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
     return root
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from archive.cpu import stage
 from archive.db import Archive
 
 if TYPE_CHECKING:
@@ -78,9 +79,10 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
         todo = [r for r in todo if r["id"] in wanted]
     changed = 0
     for row in todo:
-        m = signature(row["text"])
-        bands = _bands(m) if m is not None else []
-        with archive.transaction():
+        with stage("copies: MinHash"):
+            m = signature(row["text"])
+            bands = _bands(m) if m is not None else []
+        with stage("copies: match and group"), archive.transaction():
             db.execute("delete from fingerprint_bands where article_id = ?", [row["id"]])
             db["fingerprints"].upsert(
                 {"article_id": row["id"], "content_hash": row["content_hash"],

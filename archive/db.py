@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import schema
+from archive.cpu import stage
 from archive.errors import ArchiveError, ArchiveFull
 from archive.schema import ARTICLE_COLUMNS, PAGE_PROVENANCE, VERSION_FIELDS  # noqa: F401 - the archive's names
 from archive.sqlite import sqlite_utils
@@ -518,12 +519,13 @@ class Archive:
         only those with an id up to it)."""
         last = 0
         while True:
-            rows = list(
-                self.db.query(
-                    "select * from articles where indexed = 0 and id > ? and id <= ? order by id limit ?",
-                    [last, upto if upto is not None else 2**63 - 1, batch],
+            with stage("index: read archive"):
+                rows = list(
+                    self.db.query(
+                        "select * from articles where indexed = 0 and id > ? and id <= ? order by id limit ?",
+                        [last, upto if upto is not None else 2**63 - 1, batch],
+                    )
                 )
-            )
             if not rows:
                 return
             yield rows

@@ -111,6 +111,10 @@ def main() -> None:
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print()
+    print(f"Where the CPU of the {real:,}-URL real-page crawl went:")
+    for line in p["cpu budget"]:
+        print(line)
     print(f"(whole benchmark: {(time.perf_counter() - started) / 60:.0f} min)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))

@@ -154,10 +154,12 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
             for o in outlets), "utf-8")
         env = {**os.environ, "CCNEWS_DATA": str(work / "data"), "CCNEWS_SOURCES": str(reg)}
         t0 = time.perf_counter()
+        cpu0 = _children_cpu()
         log = open(work / "crawl.log", "w+")
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccnews", "crawl", "--all", "-s", "AUTOTHROTTLE_ENABLED=False",
-             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", *[a for kv in extra for a in ("-s", kv)]],
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", f"CCNEWS_CPU_REPORT={work / 'cpu.json'}",
+             *[a for kv in extra for a in ("-s", kv)]],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )
         sampler = MemorySampler(proc.pid)
@@ -165,6 +167,7 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
         proc.wait()
         sampler.done.set()
         elapsed = time.perf_counter() - t0
+        tree_cpu = _children_cpu() - cpu0  # every process of the crawl, each waited for by its parent
         if proc.returncode != 0:
             log.seek(0)
             raise SystemExit(log.read()[-3000:])
@@ -176,8 +179,40 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
         n = db.execute("select count(*) from articles").fetchone()[0]
     # Each process's own peak, sampled while it ran (RUSAGE_CHILDREN would be the largest of every
     # child this benchmark ever waited for, earlier runs included).
-    peak_mb = max(sampler.peaks.values(), default=0.0)
-    return elapsed, n, peak_mb, sampler.samples, sampler.pss
+    peak_mb = sorted(sampler.peaks.values(), reverse=True)
+    budget = json.loads((work / "cpu.json").read_text())
+    budget["tree_cpu_s"] = tree_cpu
+    return elapsed, n, peak_mb, sampler.samples, sampler.pss, budget
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def budget_table(budget: dict, elapsed: float) -> list[str]:
+    """The crawl's CPU per page by process and stage, its total, and the machine's ceiling."""
+    pages = max(1, budget["pages"])
+    lines = [f"{'CPU ms per page (' + str(budget['pages']) + ' pages fetched)':70} {'ms':>7}"]
+    total = 0.0
+    for name, proc in budget["processes"].items():
+        ms = proc["cpu_s"] * 1000 / pages
+        total += ms
+        lines.append(f"{name + ' (' + str(proc['count']) + ')':70} {ms:7.2f}")
+        for stage, seconds in sorted(proc["stages"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {stage:68} {seconds * 1000 / pages:7.2f}")
+    rate = budget["pages"] / elapsed
+    ceiling = budget["cores"] * 1000 / total
+    lines += [
+        f"{'total CPU per page (sum of the processes)':70} {total:7.2f}",
+        f"{'  the same from the OS (RUSAGE_CHILDREN of the whole tree)':70} {budget['tree_cpu_s'] * 1000 / pages:7.2f}",
+        f"{'pages/s as run (pages fetched / wall seconds)':70} {rate:7.1f}",
+        f"{'ceiling pages/s (' + str(budget['cores']) + ' cores / total CPU per page)':70} {ceiling:7.1f}",
+        f"{'share of the ceiling reached':70} {rate / ceiling:7.0%}",
+    ]
+    return lines
 
 
 def trafilatura_alone(site_root: Path, real: list[Path] | None = None) -> tuple[float, int]:
@@ -187,6 +222,8 @@ def trafilatura_alone(site_root: Path, real: list[Path] | None = None) -> tuple[
 
     import trafilatura
 
+    from crawler.extract import TRAFILATURA_OPTIONS
+
     if real:
         htmls = [trafilatura.utils.decode_file(gzip.decompress(f.read_bytes())) for f in real]
     else:
@@ -194,7 +231,7 @@ def trafilatura_alone(site_root: Path, real: list[Path] | None = None) -> tuple[
         htmls = [f.read_text("utf-8") for f in files]
     t0 = time.perf_counter()
     for h in htmls:
-        trafilatura.bare_extraction(h, with_metadata=True)
+        trafilatura.bare_extraction(h, **TRAFILATURA_OPTIONS)  # the options the crawl gives it
     return time.perf_counter() - t0, len(htmls)
 
 
@@ -205,7 +242,11 @@ def main() -> None:
     group.add_argument("--real", type=int, metavar="N", help="N URLs over the real pages of the corpus")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     args = ap.parse_args()
-    for key, value in measure(pages=args.pages, real=args.real, corpus=args.corpus).items():
+    figures = measure(pages=args.pages, real=args.real, corpus=args.corpus)
+    for line in figures.pop("cpu budget"):
+        print(line)
+    print()
+    for key, value in figures.items():
         print(f"{key:38} {value}")
 
 
@@ -220,7 +261,7 @@ def measure(pages: int | None = None, real: int | None = None, corpus: Path = CO
         else:
             (site_root, _), files = build(work / "site", pages), None
             extra = ()
-        crawl_s, stored, peak_mb, samples, pss = crawl(site_root, work, extra, None if real else "/read/")
+        crawl_s, stored, peak_mb, samples, pss, budget = crawl(site_root, work, extra, None if real else "/read/")
         alone_s, n_alone = trafilatura_alone(site_root, files)
     pipeline_rate = stored / crawl_s
     alone_rate = n_alone / alone_s
@@ -236,8 +277,10 @@ def measure(pages: int | None = None, real: int | None = None, corpus: Path = CO
         f"ratio per core ({cores} cores vs one process)": round(pipeline_rate / cores / alone_rate, 2),
         "peak MB, whole process tree (RSS)": round(max(samples or [0]), 1),
         "peak MB, whole process tree (PSS)": round(max(pss or [0]), 1),
-        "peak MB, largest process": round(peak_mb, 1),
+        "peak MB, largest process": round(max(peak_mb, default=0.0), 1),
+        "peak MB of each process": " / ".join(f"{m:.0f}" for m in peak_mb),
         "MB at 25/50/75/100% of the crawl": " / ".join(f"{m:.0f}" for m in quarter),
+        "cpu budget": budget_table(budget, crawl_s),
     }
 
 

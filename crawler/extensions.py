@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
@@ -152,63 +154,140 @@ class RunRecorder:
             logger.error("could not record the run: %s", exc)
 
 
+# The indexer beside a crawl commits when this many articles wait, or this long after its last
+# commit; and when a source's crawl ends.
+FOLLOW_BATCH = 500
+FOLLOW_EVERY_S = 30.0
+
+
 def follow_archive(data_dir: str, conn, parent: int | None = None) -> None:
     """In its own process beside a crawl: group copies and index what the crawl archived, in
-    batches, until the crawl says "stop" on `conn` and nothing is left; then send the counts back.
+    batches. Asked "flush" on `conn` (a source's crawl has ended), it brings the index up to the
+    archive and answers with what it did since its last answer; asked "stop" (the last source has
+    ended), it does the same and exits.
 
     A crawl killed hard closes its end of the pipe: the follower then finishes its batch and exits.
     """
+    from archive.cpu import LEDGER
     from archive.processes import die_with_parent
     from indexer import IndexBusy, IndexProblem, catch_up
 
     # Ctrl-C reaches the whole process group: the crawl decides, and tells this process to finish.
     if parent is not None:
         die_with_parent(parent)
-    regrouped = indexed = 0
-    error = failure = None
+    counts = {"regrouped": 0, "indexed": 0}
+    problem = {"error": None, "failure": None}
+
+    def answer() -> None:
+        conn.send({**counts, **problem, "cpu": {"stages": LEDGER.snapshot(), "total": time.process_time(),
+                                                "pid": os.getpid()}})
+        counts.update(regrouped=0, indexed=0)
+
+    request, last = None, time.monotonic()
     try:
         with Archive(data_dir) as archive:
-            finishing = False
             while True:
+                # Few large commits: each commit writes a segment and merges small ones (commits of
+                # 40 articles cost 27 ms of CPU per article, of 200 about 8).
+                due = request or time.monotonic() - last >= FOLLOW_EVERY_S or \
+                    archive.count_unindexed() >= FOLLOW_BATCH
                 # Only what has been grouped: indexed before, a copy would be indexed twice.
                 upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
                 try:
                     # While the crawl goes on, a rebuild holding the index is waited out a round
-                    # at a time; at the end, for up to a minute.
-                    grouped, added = catch_up(archive, data_dir, upto=upto, wait=60.0 if finishing else 0.0)
-                    regrouped += grouped
-                    indexed += added
+                    # at a time; when asked, for up to a minute.
+                    if due:
+                        grouped, added = catch_up(archive, data_dir, upto=upto, wait=60.0 if request else 0.0)
+                        counts["regrouped"] += grouped
+                        counts["indexed"] += added
+                        last = time.monotonic()
                 except IndexBusy:
-                    if finishing:
+                    if request:
                         raise
-                if finishing:
-                    break
+                if request:
+                    answer()
+                    if request == "stop":
+                        return
+                    request = None
                 if conn.poll(2.0):
-                    conn.recv()  # "stop"; EOFError when the crawl is gone
-                    finishing = True
+                    request = conn.recv()  # EOFError when the crawl is gone
     except EOFError:
         return
     except (IndexProblem, ArchiveError) as exc:
-        error = str(exc)
+        problem["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - the crawl's articles are archived; say so in one line
-        failure = f"{type(exc).__name__}: {exc}"
+        problem["failure"] = f"{type(exc).__name__}: {exc}"
+    # Nothing more is indexed in this run: each source still to close is told why.
     try:
-        conn.send({"regrouped": regrouped, "indexed": indexed, "error": error, "failure": failure})
-    except OSError:
+        while True:
+            if request is None:
+                request = conn.recv()
+            answer()
+            if request == "stop":
+                return
+            request = None
+    except (EOFError, OSError):
         pass
+
+
+class _SharedFollower:
+    """One indexing process (`follow_archive`) for every source crawled in this process: they all
+    write to one archive and one index, and `ccnews crawl --all` started one each (a process of
+    about 150 MB per source, each waiting for the others' index lock)."""
+
+    process = None
+    conn = None
+    users = 0
+
+    @classmethod
+    def take(cls, data_dir: Path) -> None:
+        if cls.process is None:
+            from archive.processes import spawn_context
+
+            ctx = spawn_context()  # as the extraction pool: no forked reactor, no Ctrl-C of its own
+            cls.conn, child = ctx.Pipe()
+            cls.process = ctx.Process(target=follow_archive, args=(str(data_dir), child, os.getpid()),
+                                      name="ccnews-indexer", daemon=True)
+            cls.process.start()
+            child.close()
+        cls.users += 1
+
+    @classmethod
+    def give_back(cls) -> dict[str, Any]:
+        """The index brought up to the archive; the process stopped if no source is left. Returns
+        its answer (counts since its last answer, or what went wrong)."""
+        cls.users -= 1
+        last = cls.users <= 0
+        process, result = cls.process, None
+        try:
+            cls.conn.send("stop" if last else "flush")
+            while result is None:
+                if cls.conn.poll(1.0):
+                    result = cls.conn.recv()
+                elif not process.is_alive():
+                    break
+        except (EOFError, OSError):
+            pass
+        if last or result is None:
+            process.join(timeout=30)
+            cls.process, cls.conn, cls.users = None, None, 0
+        if result is None:
+            result = {"failure": f"the indexing process ended with code {process.exitcode}"}
+        return result
 
 
 class IndexOnClose:
     """Indexes the articles this crawl adds or changes, while it crawls and up to its close.
 
-    A process of its own groups copies and indexes in batches as articles are archived, so the
-    crawl does not wait on Whoosh and the index is in step when the crawl ends.
+    A process of its own (one for all the sources crawled in this process) groups copies and
+    indexes in batches as articles are archived, so the crawl does not wait on Whoosh and the
+    index is in step with the archive when each source's crawl ends.
     """
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.data_dir = resolve_data_dir(crawler.settings.get("ARCHIVE_DATA_DIR"))
-        self.process = None
+        self.following = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -222,31 +301,18 @@ class IndexOnClose:
         return ext
 
     def spider_opened(self, spider):
-        from archive.processes import spawn_context
-
-        ctx = spawn_context()  # as the extraction pool: no forked reactor, no Ctrl-C of its own
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=follow_archive, args=(str(self.data_dir), child, os.getpid()),
-                                   name="ccnews-indexer", daemon=True)
-        self.process.start()
-        child.close()
+        _SharedFollower.take(self.data_dir)
+        self.following = True
 
     def spider_closed(self, spider, reason):
-        if self.process is None:  # closed before it opened
+        if not self.following:  # closed before it opened
             return
-        result = None
-        try:
-            self.conn.send("stop")
-            while result is None:
-                if self.conn.poll(1.0):
-                    result = self.conn.recv()
-                elif not self.process.is_alive():
-                    break
-        except (EOFError, OSError):
-            pass
-        self.process.join(timeout=30)
-        if result is None:
-            result = {"failure": f"the indexing process ended with code {self.process.exitcode}"}
+        self.following = False
+        result = _SharedFollower.give_back()
+        if "cpu" in result:
+            from crawler.budget import BUDGET
+
+            BUDGET.indexer(result["cpu"])
         if reason == "disk_full" and (result.get("error") or result.get("failure")):
             # The crawl already said the disk is full; the index could not grow either.
             self.crawler.stats.inc_value("ccnews/errors/index")

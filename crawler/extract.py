@@ -14,11 +14,17 @@ import trafilatura
 from lxml import etree
 from trafilatura.utils import load_html
 
+from archive.cpu import stage
 from crawler.dates import iso, parse_date
 from crawler.settings import CCNEWS_MIN_WORDS as MIN_WORDS  # noqa: E402 - the one definition
 
 # A "body" whose words are mostly the texts of the page's own links is a listing, not an article.
 LISTING_LINK_SHARE = 0.5
+# How every page is given to trafilatura (bench/pipeline.py runs trafilatura alone with the same).
+TRAFILATURA_OPTIONS = {
+    "with_metadata": True, "include_comments": False, "include_tables": True,
+    "date_extraction_params": {"original_date": True, "extensive_search": True},
+}
 # Thai runs words together; this many Thai characters count as one word (typical word length).
 THAI_CHARS_PER_WORD = 6
 
@@ -280,15 +286,14 @@ def extract_article(
 
     hints = hints or {}
     first = pages[0]
-    tree = parse_html(first.html)
+    with stage("extract: parse HTML"):
+        tree = parse_html(first.html)
     if tree is None:
         raise NotAnArticle("unparseable_html")
     if hints:
         outlet_hints.drop(tree, hints)
-    doc = trafilatura.bare_extraction(
-        tree, url=first.url, with_metadata=True, include_comments=False,
-        include_tables=True, date_extraction_params={"original_date": True, "extensive_search": True},
-    )
+    with stage("extract: trafilatura"):
+        doc = trafilatura.bare_extraction(tree, url=first.url, **TRAFILATURA_OPTIONS)
     if doc is None:
         raise NotAnArticle("empty_body")
     meta = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
@@ -300,7 +305,9 @@ def extract_article(
             if page_tree is not None:
                 outlet_hints.drop(page_tree, hints)
                 more = outlet_hints.text_of(page_tree, hints["body"], "\n")
-        more = more or trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
+        if not more:
+            with stage("extract: trafilatura"):
+                more = trafilatura.extract(page.html, url=page.url, include_comments=False, include_tables=True)
         if more:
             # Each page repeats the headline and date line at its top: keep them once, from page 1.
             texts.append(_strip_head(more, meta.get("title") or "", timezone))
@@ -331,8 +338,9 @@ def extract_article(
     for name in byline_names:
         if name not in authors:
             authors.append(name)
-    published, modified = find_dates(tree, lambda: _visible_head_text(tree), timezone, meta.get("date"))
-    published = outlet_hints.date_of(tree, hints, timezone) or published
+    with stage("extract: dates"):
+        published, modified = find_dates(tree, lambda: _visible_head_text(tree), timezone, meta.get("date"))
+        published = outlet_hints.date_of(tree, hints, timezone) or published
     byline = outlet_hints.text_of(tree, hints.get("byline"))
     if byline:
         authors = clean_authors(byline) or authors
@@ -344,6 +352,8 @@ def extract_article(
                 if t.strip() and t.strip() not in tags:
                     tags.append(t.strip())
     html_lang = (tree.get("lang") or "").split("-")[0].lower() or None
+    with stage("extract: language"):
+        lang = detect_language(text, html_lang or language)
     record = {
         "url": first.url,
         "canonical_url": canonical or None,
@@ -353,7 +363,7 @@ def extract_article(
         "authors": authors,
         "published": published,
         "modified": modified,
-        "language": detect_language(text, html_lang or language),
+        "language": lang,
         "description": meta.get("description"),
         "image": meta.get("image"),
         "tags": tags,

@@ -111,4 +111,10 @@ def run_crawl(
         loop = task.LoopingCall(report)
         loop.start(interval, now=False)
     process.start(stop_after_crawl=True, install_signal_handlers=True)
+    if settings.get("CCNEWS_CPU_REPORT"):
+        from crawler.budget import BUDGET
+
+        stats = [c.stats.get_stats() if c.stats else {} for c in crawlers.values()]
+        BUDGET.write(settings.get("CCNEWS_CPU_REPORT"), sum(s.get("downloader/response_count", 0) for s in stats),
+                     sum(s.get("ccnews/articles/new", 0) + s.get("ccnews/articles/updated", 0) for s in stats))
     return summaries

@@ -59,6 +59,7 @@ CCNEWS_LISTING_DEPTH = 5  # listing pages followed per listing, through its pagi
 CCNEWS_MAX_ARTICLE_PAGES = 20  # pages merged into one multi-page article
 CCNEWS_MIN_WORDS = 40  # shorter bodies are not articles
 CCNEWS_EXTRACT_PROCESSES = -1  # extraction worker processes; -1: one per core; 0: in the crawl process
+CCNEWS_CPU_REPORT = ""  # a file for the CPU per stage and process when the crawl ends (crawler/budget.py)
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page
 CCNEWS_STALE_DAYS = 90  # a feed whose newest entry is older than this is reported as stale
 CCNEWS_REFETCH_KNOWN = False  # True: revisit archived URLs even when nothing says they changed

@@ -359,7 +359,7 @@ class CaptureImporter:
         if captures is None:  # a skip queued behind extractions
             self.counts[f"skipped_{encodings}"] += 1
             return self.done(token)
-        status, value, tags = job.result() if isinstance(job, Future) else job
+        status, value, tags, _cpu = job.result() if isinstance(job, Future) else job
         capture = captures[0]
         pages = [{"url": c.url, "status": c.status, "headers": c.headers, "content_type": c.headers.get("content-type"),
                   "encoding": e, "body": c.body, "fetched_at": c.capture_time, "origin": "web-archive",

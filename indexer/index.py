@@ -30,6 +30,7 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import AndGroup, MultifieldParser
 
 from archive import Archive
+from archive.cpu import stage
 from archive.errors import CcnewsError
 from archive.processes import die_with_parent
 from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_analyzer, stem, stem_analyzer, stop_words
@@ -299,15 +300,18 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
         for batch in archive.unindexed(BATCH, upto):
             writer = _writer(ix)
             try:
-                docs = [_document(row) for row in batch]
-                for doc in docs:
-                    writer.update_document(**doc)
-                _note_latest(index_dir(data_dir), docs)  # under the writer's lock
-                writer.commit()
+                with stage("index: analyse and add"):
+                    docs = [_document(row) for row in batch]
+                    for doc in docs:
+                        writer.update_document(**doc)
+                with stage("index: commit"):
+                    _note_latest(index_dir(data_dir), docs)  # under the writer's lock
+                    writer.commit()
             except BaseException:
                 writer.cancel()
                 raise
-            archive.mark_indexed([(r["id"], r["content_hash"], r["group_id"]) for r in batch])
+            with stage("index: flag in archive"):
+                archive.mark_indexed([(r["id"], r["content_hash"], r["group_id"]) for r in batch])
             total += len(batch)
             if progress:
                 progress(total)

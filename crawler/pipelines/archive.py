@@ -8,6 +8,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from archive import Archive, ArchiveError, resolve_data_dir
+from archive.cpu import stage
 from archive.errors import ArchiveFull
 
 logger = logging.getLogger(__name__)
@@ -63,18 +64,21 @@ class ArchivePipeline:
             self.stats.inc_value("ccnews/articles/new")
             return item
         if "not_modified" in article:
-            self.archive.mark_unchanged(article["not_modified"], adapter["fetched_at"])
+            with stage("archive: write"):
+                self.archive.mark_unchanged(article["not_modified"], adapter["fetched_at"])
             self.stats.inc_value("ccnews/articles/unchanged")
             return item
         if adapter.get("skip"):
-            remember_skip(self.archive, adapter)
+            with stage("archive: write"):
+                remember_skip(self.archive, adapter)
             raise DropItem(f"{adapter['skip']}: {adapter['url']}")  # counted where it was judged
         if self.limit and self.kept >= self.limit:
             self.stats.inc_value("ccnews/skipped/over_limit")  # fetched before the crawl could close
             raise DropItem(f"over --max-articles: {adapter['url']}")
         self.kept += 1
         try:
-            outcome, article_id = store_item(self.archive, adapter)
+            with stage("archive: write"):
+                outcome, article_id = store_item(self.archive, adapter)
         except ArchiveFull as exc:
             # Fetching on would only fetch what cannot be kept: stop the crawl, say why once.
             self.stats.inc_value("ccnews/errors/disk_full")

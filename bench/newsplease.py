@@ -1,6 +1,6 @@
 """news-please on the same 127.0.0.1 site as bench/pipeline.py, for a side-by-side pages/s ratio.
 
-    python bench/newsplease.py --real 2000
+    python bench/newsplease.py --real 2000     # then ccnews on the same URLs, and the ratios
 
 news-please is installed by this script in its own virtualenv (it pins its own Scrapy and
 newspaper4k); the first run takes a minute or two for that. It crawls the site through its
@@ -205,8 +205,17 @@ def main() -> None:
     ap.add_argument("--real", type=int, default=2000, metavar="N", help="N URLs over the real pages of the corpus")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     args = ap.parse_args()
-    for key, value in measure(args.real, args.corpus).items():
-        print(f"{key:30} {value}")
+    from bench import pipeline
+
+    theirs = measure(args.real, args.corpus)
+    ours = pipeline.measure(real=args.real, corpus=args.corpus)  # the same URLs, back to back
+    ours.pop("cpu budget")
+    cores = os.cpu_count() or 1
+    ratio = ours["pipeline pages/s"] / max(theirs["news-please pages/s"], 0.01)
+    for key, value in [*theirs.items(), *(("ccnews " + k, v) for k, v in ours.items())]:
+        print(f"{key:42} {value}")
+    print(f"{'ccnews / news-please, as run':42} {ratio:.1f}x (ccnews: {cores} extraction workers; news-please: one process)")
+    print(f"{'ccnews / news-please, per core':42} {ratio / cores:.1f}x")
 
 
 if __name__ == "__main__":

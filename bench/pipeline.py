@@ -241,8 +241,10 @@ def main() -> None:
     group.add_argument("--pages", type=int, help="generated pages (default 2000)")
     group.add_argument("--real", type=int, metavar="N", help="N URLs over the real pages of the corpus")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a Scrapy or ccnews setting for the crawl (repeatable), to compare settings")
     args = ap.parse_args()
-    figures = measure(pages=args.pages, real=args.real, corpus=args.corpus)
+    figures = measure(pages=args.pages, real=args.real, corpus=args.corpus, settings=tuple(args.set))
     for line in figures.pop("cpu budget"):
         print(line)
     print()
@@ -250,17 +252,18 @@ def main() -> None:
         print(f"{key:38} {value}")
 
 
-def measure(pages: int | None = None, real: int | None = None, corpus: Path = CORPUS) -> dict:
+def measure(pages: int | None = None, real: int | None = None, corpus: Path = CORPUS,
+            settings: tuple[str, ...] = ()) -> dict:
     if pages is None and real is None:
         pages = 2000
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if real:
             site_root, files = real_site(corpus, work / "site", real)
-            extra = ("CCNEWS_MIN_WORDS=10",)
+            extra = ("CCNEWS_MIN_WORDS=10", *settings)
         else:
             (site_root, _), files = build(work / "site", pages), None
-            extra = ()
+            extra = settings
         crawl_s, stored, peak_mb, samples, pss, budget = crawl(site_root, work, extra, None if real else "/read/")
         alone_s, n_alone = trafilatura_alone(site_root, files)
     pipeline_rate = stored / crawl_s

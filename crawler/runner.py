@@ -61,6 +61,20 @@ class OneLineErrors(logging.Filter):
         return True
 
 
+def share_page_budget(settings: Settings, sources: int) -> None:
+    """Split `CCNEWS_PAGES_BUDGET` between the sources crawled side by side: each source's Scrapy
+    stops fetching while this many bytes of its pages wait for extraction (Scrapy's
+    SCRAPER_SLOT_MAX_ACTIVE_SIZE, 5 MB by default, for each source: 39 outlets of real pages held
+    2 GB in the crawl process, waiting for the same two extraction workers). A value given on the
+    command line is kept."""
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    if settings.getpriority("SCRAPER_SLOT_MAX_ACTIVE_SIZE") > SETTINGS_PRIORITIES["project"]:
+        return
+    each = settings.getint("CCNEWS_PAGES_BUDGET") // max(1, sources)
+    settings.set("SCRAPER_SLOT_MAX_ACTIVE_SIZE", min(5_000_000, max(500_000, each)), priority="project")
+
+
 def run_crawl(
     source_ids: list[str],
     settings: Settings,
@@ -74,6 +88,7 @@ def run_crawl(
     """
     from crawler.spiders.news import NewsSpider
 
+    share_page_budget(settings, len(source_ids))
     process = CrawlerProcess(settings)
     if settings.getbool("CCNEWS_ONE_LINE_ERRORS"):
         for handler in logging.getLogger().handlers:

@@ -200,3 +200,17 @@ def test_commands_start_without_numpy():
     code = "import sys, ccnews.cli, indexer, archive; print('numpy' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_sources_crawled_side_by_side_share_one_budget_of_waiting_pages():
+    from crawler.runner import crawl_settings, share_page_budget
+
+    def slot(sources, **overrides):
+        settings = crawl_settings(overrides=overrides)
+        share_page_budget(settings, sources)
+        return settings.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")
+
+    assert slot(1) == 5_000_000  # one source: Scrapy's own default
+    assert slot(39) * 39 <= 20_000_000 < slot(39) * 40  # `crawl --all` over 39 outlets: one budget
+    assert slot(200) == 500_000  # never so little that a page of a slow outlet cannot wait
+    assert slot(39, SCRAPER_SLOT_MAX_ACTIVE_SIZE=3_000_000) == 3_000_000  # a value given by hand stays

@@ -61,18 +61,25 @@ class OneLineErrors(logging.Filter):
         return True
 
 
-def share_page_budget(settings: Settings, sources: int) -> None:
-    """Split `CCNEWS_PAGES_BUDGET` between the sources crawled side by side: each source's Scrapy
-    stops fetching while this many bytes of its pages wait for extraction (Scrapy's
-    SCRAPER_SLOT_MAX_ACTIVE_SIZE, 5 MB by default, for each source: 39 outlets of real pages held
-    2 GB in the crawl process, waiting for the same two extraction workers). A value given on the
+def share_budgets(settings: Settings, sources: int) -> None:
+    """Split the process's budgets between the sources crawled side by side: Scrapy's limits are
+    per source, and 39 outlets of real pages each with its own requests in flight and 5 MB of
+    fetched pages waiting for the same two extraction workers took the crawl process to 2 GB.
+
+    Each source gets `CCNEWS_REQUESTS_BUDGET` / n concurrent requests (at least 2, at most
+    CONCURRENT_REQUESTS) and `CCNEWS_PAGES_BUDGET` / n bytes of pages waiting for extraction
+    (Scrapy's SCRAPER_SLOT_MAX_ACTIVE_SIZE: at least 500 KB, at most its 5 MB). A value given on the
     command line is kept."""
     from scrapy.settings import SETTINGS_PRIORITIES
 
-    if settings.getpriority("SCRAPER_SLOT_MAX_ACTIVE_SIZE") > SETTINGS_PRIORITIES["project"]:
-        return
-    each = settings.getint("CCNEWS_PAGES_BUDGET") // max(1, sources)
-    settings.set("SCRAPER_SLOT_MAX_ACTIVE_SIZE", min(5_000_000, max(500_000, each)), priority="project")
+    n = max(1, sources)
+    if settings.getpriority("CONCURRENT_REQUESTS") <= SETTINGS_PRIORITIES["project"]:
+        each = settings.getint("CCNEWS_REQUESTS_BUDGET") // n
+        settings.set("CONCURRENT_REQUESTS", min(settings.getint("CONCURRENT_REQUESTS"), max(2, each)),
+                     priority="project")
+    if settings.getpriority("SCRAPER_SLOT_MAX_ACTIVE_SIZE") <= SETTINGS_PRIORITIES["project"]:
+        each = settings.getint("CCNEWS_PAGES_BUDGET") // n
+        settings.set("SCRAPER_SLOT_MAX_ACTIVE_SIZE", min(5_000_000, max(500_000, each)), priority="project")
 
 
 def run_crawl(
@@ -88,7 +95,7 @@ def run_crawl(
     """
     from crawler.spiders.news import NewsSpider
 
-    share_page_budget(settings, len(source_ids))
+    share_budgets(settings, len(source_ids))
     process = CrawlerProcess(settings)
     if settings.getbool("CCNEWS_ONE_LINE_ERRORS"):
         for handler in logging.getLogger().handlers:

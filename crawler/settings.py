@@ -59,8 +59,10 @@ CCNEWS_LISTING_DEPTH = 5  # listing pages followed per listing, through its pagi
 CCNEWS_MAX_ARTICLE_PAGES = 20  # pages merged into one multi-page article
 CCNEWS_MIN_WORDS = 40  # shorter bodies are not articles
 CCNEWS_EXTRACT_PROCESSES = -1  # extraction worker processes; -1: one per core; 0: in the crawl process
-# Bytes of fetched pages waiting for extraction, shared by the sources one process crawls side by
-# side (crawler.runner.share_page_budget; at most Scrapy's 5 MB per source, at least 500 KB).
+# Shared by the sources one process crawls side by side (crawler.runner.share_budgets): requests in
+# flight (at least 2 per source, at most CONCURRENT_REQUESTS), and bytes of fetched pages waiting for
+# extraction (at least 500 KB per source, at most Scrapy's 5 MB).
+CCNEWS_REQUESTS_BUDGET = 64
 CCNEWS_PAGES_BUDGET = 20_000_000
 CCNEWS_CPU_REPORT = ""  # a file for the CPU per stage and process when the crawl ends (crawler/budget.py)
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page

@@ -202,15 +202,17 @@ def test_commands_start_without_numpy():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_sources_crawled_side_by_side_share_one_budget_of_waiting_pages():
-    from crawler.runner import crawl_settings, share_page_budget
+def test_sources_crawled_side_by_side_share_the_budgets_of_one_process():
+    from crawler.runner import crawl_settings, share_budgets
 
-    def slot(sources, **overrides):
+    def split(sources, **overrides):
         settings = crawl_settings(overrides=overrides)
-        share_page_budget(settings, sources)
-        return settings.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")
+        share_budgets(settings, sources)
+        return settings.getint("CONCURRENT_REQUESTS"), settings.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")
 
-    assert slot(1) == 5_000_000  # one source: Scrapy's own default
-    assert slot(39) * 39 <= 20_000_000 < slot(39) * 40  # `crawl --all` over 39 outlets: one budget
-    assert slot(200) == 500_000  # never so little that a page of a slow outlet cannot wait
-    assert slot(39, SCRAPER_SLOT_MAX_ACTIVE_SIZE=3_000_000) == 3_000_000  # a value given by hand stays
+    assert split(1) == (16, 5_000_000)  # one source: the settings as they are
+    requests, pages = split(39)  # `crawl --all` over 39 outlets
+    assert requests == 2 and pages * 39 <= 20_000_000 < pages * 40
+    assert split(200) == (2, 500_000)  # never so little that a slow outlet cannot be fetched
+    # values given by hand stay
+    assert split(39, CONCURRENT_REQUESTS=8, SCRAPER_SLOT_MAX_ACTIVE_SIZE=3_000_000) == (8, 3_000_000)

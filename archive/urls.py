@@ -3,8 +3,6 @@ do not make a second record."""
 
 from urllib.parse import urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url, url_query_cleaner
-
 # Query parameters that only ever say where a reader came from: dropped even from the URLs we fetch.
 SURE_TRACKING = frozenset(
     """utm_source utm_medium utm_campaign utm_term utm_content utm_id utm_name utm_brand
@@ -20,11 +18,15 @@ TRACKING_PARAMS = SURE_TRACKING | frozenset(
 
 def strip_tracking(url: str, params: frozenset[str] = SURE_TRACKING) -> str:
     """The URL without tracking parameters and fragment."""
+    from w3lib.url import url_query_cleaner  # not at import: `ccnews search` never needs it (11 ms)
+
     return url_query_cleaner(url, params, remove=True, keep_fragments=False)
 
 
 def url_key(url: str) -> str:
     """A scheme-less, normalised form of `url` used to recognise the same page."""
+    from w3lib.url import canonicalize_url
+
     url = canonicalize_url(strip_tracking(url.strip(), TRACKING_PARAMS))
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()

@@ -256,6 +256,8 @@ class _SharedFollower:
     def give_back(cls) -> dict[str, Any]:
         """The index brought up to the archive; the process stopped if no source is left. Returns
         its answer (counts since its last answer, or what went wrong)."""
+        if cls.process is None:  # it ended under an earlier source, which said so
+            return {"failure": "the indexing process had already ended"}
         cls.users -= 1
         last = cls.users <= 0
         process, result = cls.process, None

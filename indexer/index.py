@@ -800,6 +800,7 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
                          "relevance", all_copies)
             seen = {int(f["id"]) for f, _ in found}
             found += [(f, s) for f, s in more if int(f["id"]) not in seen]
+            found.sort(key=_newest_first, reverse=True)  # an original standing for an undated copy
         return found
     kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
     if sort == "newest":
@@ -811,9 +812,16 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
         if all_copies:
             return found
         kept = _collapse(searcher, q, restrict, found, limit)
+        if sort == "newest":
+            kept.sort(key=_newest_first, reverse=True)  # an original standing for a copy has its own date
         if fetch is None or len(kept) >= limit or len(found) < fetch:
             return kept
         fetch *= 4  # copies filled the extra hits: look further down
+
+
+def _newest_first(hit: tuple[dict, float | None]) -> datetime:
+    """The sort key of a hit by date (reversed: newest first, undated last, in their order)."""
+    return hit[0].get("published") or datetime.min
 
 
 def _collapse(searcher, q, restrict, found, want: int | None) -> list[tuple[dict, float | None]]:

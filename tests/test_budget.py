@@ -40,9 +40,11 @@ def test_cpu_report_accounts_for_the_crawl_and_its_processes_are_shared(sites, t
     assert processes["indexer"]["stages"]["copies: MinHash"] > 0
     for proc in processes.values():
         assert abs(sum(proc["stages"].values()) - proc["cpu_s"]) < 0.01  # the rows add up to the process
-    # ...and the processes to what the operating system counted for the whole tree (exits aside).
+    # ...and the processes to what the operating system counted for the whole tree, less what
+    # happens after the report whatever the crawl's size: the command's summary and exit, the
+    # processes' exits, multiprocessing's resource tracker (1.3 s of 6.0 seen on a CI machine).
     reported = sum(proc["cpu_s"] for proc in processes.values())
-    assert 0.8 * os_cpu <= reported <= 1.02 * os_cpu, (reported, os_cpu)
+    assert os_cpu - 2.0 <= reported <= 1.02 * os_cpu, (reported, os_cpu)
     # Every source's articles were indexed before its crawl ended.
     found = run_ccnews("search", "*", "--all-copies", "--json", "--limit", "1000", data_dir=data)
     assert found.returncode == 0, found.stderr

@@ -191,12 +191,12 @@ def follow_archive(data_dir: str, conn, parent: int | None = None) -> None:
                 # 40 articles cost 27 ms of CPU per article, of 200 about 8).
                 due = request or time.monotonic() - last >= FOLLOW_EVERY_S or \
                     archive.count_unindexed() >= FOLLOW_BATCH
-                # Only what has been grouped: indexed before, a copy would be indexed twice.
-                upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
                 try:
                     # While the crawl goes on, a rebuild holding the index is waited out a round
                     # at a time; when asked, for up to a minute.
                     if due:
+                        # Only what has been grouped: indexed before, a copy would be indexed twice.
+                        upto = archive.db.execute("select max(id) from articles").fetchone()[0] or 0
                         grouped, added = catch_up(archive, data_dir, upto=upto, wait=60.0 if request else 0.0)
                         counts["regrouped"] += grouped
                         counts["indexed"] += added

@@ -72,14 +72,13 @@ def share_budgets(settings: Settings, sources: int) -> None:
     command line is kept."""
     from scrapy.settings import SETTINGS_PRIORITIES
 
-    n = max(1, sources)
-    if settings.getpriority("CONCURRENT_REQUESTS") <= SETTINGS_PRIORITIES["project"]:
-        each = settings.getint("CCNEWS_REQUESTS_BUDGET") // n
-        settings.set("CONCURRENT_REQUESTS", min(settings.getint("CONCURRENT_REQUESTS"), max(2, each)),
-                     priority="project")
-    if settings.getpriority("SCRAPER_SLOT_MAX_ACTIVE_SIZE") <= SETTINGS_PRIORITIES["project"]:
-        each = settings.getint("CCNEWS_PAGES_BUDGET") // n
-        settings.set("SCRAPER_SLOT_MAX_ACTIVE_SIZE", min(5_000_000, max(500_000, each)), priority="project")
+    for name, budget, floor, ceiling in (
+        ("CONCURRENT_REQUESTS", "CCNEWS_REQUESTS_BUDGET", 2, settings.getint("CONCURRENT_REQUESTS")),
+        ("SCRAPER_SLOT_MAX_ACTIVE_SIZE", "CCNEWS_PAGES_BUDGET", 500_000, 5_000_000),
+    ):
+        if settings.getpriority(name) <= SETTINGS_PRIORITIES["project"]:
+            each = settings.getint(budget) // max(1, sources)
+            settings.set(name, min(ceiling, max(floor, each)), priority="project")
 
 
 def run_crawl(

@@ -5,14 +5,16 @@
   proper nouns: Sastrawi finds roots inside place names ("Pekalongan" -> "kalong", a fruit bat;
   "Pemalang" -> "malang"; "Berlin" -> "lin"). Member-city names never stem, nor does a word
   written with a capital inside a sentence.
-- Indonesian and English stop words are dropped from the stemmed fields only; the exact fields keep
-  every word so that phrases match exactly.
+- One positional field holds every word as written, and beside an Indonesian word whose stem differs,
+  its marked stem ("~kembang") at the same position: a word query finds the word and its stem, a
+  phrase matches the words as written. Stop words are never stemmed.
 - Case and accents fold ("Kréasi" finds "kreasi").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from whoosh.analysis import STOP_WORDS, CharsetFilter, Filter, LowercaseFilter, Token, Tokenizer
@@ -60,8 +62,92 @@ def stem(word: str) -> str:
     return _stemmer().stem(word) or word
 
 
+def _spans(value: str) -> Iterator[tuple[str, int, bool]]:
+    """(word as written, start offset, written as a name) of each word of `value`, without the
+    NO_STEM mark (every word of an unstemmed text counts as written as a name). Thai runs are
+    segmented; a word counts as a name when it has a capital and does not start a sentence."""
+    nostem = value.startswith(NO_STEM)
+    skip = len(NO_STEM) if nostem else 0
+    for m in _TOKEN.finditer(value, skip):
+        if m.group(1):
+            offset = m.start()
+            for word in _thai_segmenter()(m.group(1)):
+                word = word.strip()
+                if not word:
+                    continue
+                start = value.find(word, offset)
+                offset = start + len(word)
+                yield word, start, nostem
+        else:
+            word = m.group(2)
+            start = m.start()
+            proper = nostem or (word[:1].isupper() and not word.isupper() and start > skip
+                                and not _SENTENCE_END.search(value[max(skip, start - 3) : start]))
+            yield word, start, proper
+
+
+@lru_cache(maxsize=500_000)
+def fold(word: str) -> str:
+    """A word as every field indexes it: lowercased, accents folded ("Kréasi" -> "kreasi")."""
+    return word.lower().translate(accent_map)
+
+
+@lru_cache(maxsize=4)
+def scan(value: str) -> tuple[list[str], list[bool], bool]:
+    """The folded words of `value`, whether each was written as a name, and whether the text is
+    stemmed (Indonesian): one analysis shared by the fields that index the same text."""
+    words, proper = [], []
+    for word, _start, is_name in _spans(value):
+        words.append(fold(word))
+        proper.append(is_name)
+    return words, proper, not value.startswith(NO_STEM)
+
+
+# Terms indexed beside a word, at its position, in the same field. A stem is marked so that a
+# phrase never matches through it and a word's own postings stay apart from its stem's.
+STEM_MARK = "~"  # "~kembang": an Indonesian word stemmed ("pengembangan")
+NAME_MARK = "^"  # "^pemalang": a word Sastrawi would stem, written as a name ("Pemalang")
+MARKS = (STEM_MARK, NAME_MARK)
+
+
+def word_positions(value: str) -> dict[str, list[int]]:
+    """Every term of a text field with its positions: each word as written (folded); for an
+    Indonesian word whose stem differs, its stem marked (or, written as a name, the word marked,
+    which tells at query time whether a word is mostly a name). Stop words are never stemmed."""
+    words, proper, stemming = scan(value)
+    positions: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        if word in positions:
+            positions[word].append(i)
+        else:
+            positions[word] = [i]
+    if stemming:
+        stops = stop_words()
+        for i, word in enumerate(words):
+            if word in stops:
+                continue
+            root = stem(word)
+            if root != word:
+                term = NAME_MARK + word if proper[i] else STEM_MARK + root
+                positions.setdefault(term, []).append(i)
+    return positions
+
+
+def pair_counts(value: str) -> dict[str, int]:
+    """The indexed word pairs of a text (see `pair_words`) with their frequencies."""
+    words = scan(value)[0]
+    common = pair_words()
+    counts: dict[str, int] = {}
+    for first, second in zip(words, words[1:]):
+        if first in common or second in common:
+            key = f"{first} {second}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 class MixedTokenizer(Tokenizer):
-    """Words of Latin-script text and segmented Thai, with positions and character offsets.
+    """Words of Latin-script text and segmented Thai, with positions and character offsets (for
+    queries and highlighting; the index reads `scan`, the same words without Token objects).
 
     Each token carries `proper`: written with a capital and not at the start of a sentence.
     """
@@ -69,11 +155,8 @@ class MixedTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        nostem = value.startswith(NO_STEM)
-        if nostem:
-            value = value[len(NO_STEM):]
-            start_char += len(NO_STEM)
         if not tokenize:
+            value = value.removeprefix(NO_STEM)
             t.original = t.text = value
             t.boost = 1.0
             t.proper = False
@@ -83,61 +166,32 @@ class MixedTokenizer(Tokenizer):
                 t.startchar, t.endchar = start_char, start_char + len(value)
             yield t
             return
-        pos = start_pos
-        for m in _TOKEN.finditer(value):
-            if m.group(1):
-                offset = m.start()
-                for word in _thai_segmenter()(m.group(1)):
-                    word = word.strip()
-                    if not word:
-                        offset += len(word)
-                        continue
-                    start = value.find(word, offset)
-                    offset = start + len(word)
-                    yield self._token(t, word, pos, start_char + start, positions, chars, keeporiginal, nostem)
-                    pos += 1
-            else:
-                word = m.group(2)
-                proper = nostem or (word[:1].isupper() and not word.isupper() and m.start() > 0
-                                    and not _SENTENCE_END.search(value[max(0, m.start() - 3) : m.start()]))
-                yield self._token(t, word, pos, start_char + m.start(), positions, chars, keeporiginal, proper)
-                pos += 1
-
-    @staticmethod
-    def _token(t, word, pos, start, positions, chars, keeporiginal, proper):
-        t.text = word
-        t.boost = 1.0
-        t.stopped = False
-        t.proper = proper
-        if keeporiginal:
-            t.original = word
-        if positions:
-            t.pos = pos
-        if chars:
-            t.startchar, t.endchar = start, start + len(word)
-        return t
-
-
-class IndonesianStemFilter(Filter):
-    """Stems words with Sastrawi, leaving proper nouns alone."""
-
-    def __call__(self, tokens):
-        for t in tokens:
-            if not getattr(t, "proper", False):
-                t.text = stem(t.text)
+        for pos, (word, start, proper) in enumerate(_spans(value), start_pos):
+            t.text = word
+            t.boost = 1.0
+            t.stopped = False
+            t.proper = proper
+            if keeporiginal:
+                t.original = word
+            if positions:
+                t.pos = pos
+            if chars:
+                t.startchar, t.endchar = start_char + start, start_char + start + len(word)
             yield t
 
 
-class StopFilter(Filter):
-    """Drops Indonesian and English stop words but keeps positions, so phrases still line up."""
+class StemMatchFilter(Filter):
+    """For highlighting: a word that is not itself among the matched terms takes its marked stem
+    when that is ("pengembangan" lights up for a query matched through "~kembang")."""
+
+    def __init__(self, terms: frozenset[str]):
+        self.stems = {t for t in terms if t.startswith(STEM_MARK)}
 
     def __call__(self, tokens):
-        stops = stop_words()
+        stems = self.stems
         for t in tokens:
-            if t.text in stops:
-                if t.removestops:
-                    continue
-                t.stopped = True
+            if stems and STEM_MARK + stem(t.text) in stems:
+                t.text = STEM_MARK + stem(t.text)
             yield t
 
 
@@ -186,5 +240,6 @@ def exact_analyzer():
     return MixedTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
 
 
-def stem_analyzer():
-    return MixedTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter() | IndonesianStemFilter()
+def highlight_analyzer(terms: frozenset[str]):
+    """The words of a body as the text field matches them, for its snippet."""
+    return exact_analyzer() | StemMatchFilter(terms)

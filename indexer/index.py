@@ -28,16 +28,32 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import EmptyIndexError, LockError
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.qparser import AndGroup, MultifieldParser
+from whoosh.system import pack_uint
 
 from archive import Archive
 from archive.cpu import stage
 from archive.errors import CcnewsError
 from archive.processes import die_with_parent
-from indexer.analysis import INDONESIAN, NO_STEM, exact_analyzer, pair, pairs_analyzer, stem, stem_analyzer, stop_words
+from indexer.analysis import (
+    INDONESIAN,
+    MARKS,
+    NAME_MARK,
+    NO_STEM,
+    STEM_MARK,
+    exact_analyzer,
+    highlight_analyzer,
+    pair,
+    pair_counts,
+    pairs_analyzer,
+    stem,
+    stop_words,
+    word_positions,
+)
+from indexer.codec import Codec, MergeReader
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 9
+INDEX_VERSION = 10
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 REBUILD_CHUNK = 100_000
@@ -45,8 +61,7 @@ MP_MIN = 5000  # below this many articles, starting writer processes costs more 
 LOCK_WAIT_S = 60.0
 
 SEARCH_FIELDS = ["title", "text"]
-EXACT = {"title": "title_exact", "text": "text_exact"}
-PAIRS = {"title_exact": "title_pairs", "text_exact": "text_pairs"}
+PAIRS = {"title": "title_pairs", "text": "text_pairs"}
 FIELD_ALIASES = {"lang": "language", "tag": "tags", "author": "authors"}
 QUERY_FIELDS = {"title", "text", "source", "language", "authors", "tags", "url", "city", "field"}
 # A word written with a capital inside sentences at least this often is taken for a name, not
@@ -62,23 +77,40 @@ class QueryError(IndexProblem):
     """The query cannot be understood."""
 
 
-def schema(parsing: bool = False) -> Schema:
-    """The index schema; with `parsing`, the stemmed fields analyse like the exact ones so the
-    query keeps the user's words until `_transform` decides how to stem them."""
-    stemmed = exact_analyzer() if parsing else stem_analyzer()
+class _Words(TEXT):
+    """A text field of words with positions, and the marked stems of Indonesian words beside them
+    (`word_positions`). The text's analysis is shared with its pairs field, and terms are counted
+    without Whoosh's per-token objects; queries and highlighting use the analyzer, which yields the
+    same words."""
+
+    def index(self, value, **kwargs):
+        boost, encode = self.format.field_boost, self.format.encode
+        for term, positions in word_positions(value).items():
+            yield term.encode("utf-8"), len(positions), len(positions) * boost, encode(positions)
+
+
+class _Pairs(TEXT):
+    """Adjacent word pairs (`pair_counts`): a phrase is looked up, not assembled from positions."""
+
+    def index(self, value, **kwargs):
+        boost = self.format.field_boost
+        for term, count in pair_counts(value).items():
+            yield term.encode("utf-8"), count, count * boost, pack_uint(count)
+
+
+def schema() -> Schema:
+    """The index schema."""
     exact = exact_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
         source=ID(stored=True),
         url=STORED(),
-        # Phrases search the exact fields, so the stemmed ones keep frequencies, not positions.
-        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0, phrase=False),
-        text=TEXT(analyzer=stemmed, stored=False, phrase=False),
-        title_exact=TEXT(analyzer=exact, field_boost=2.0, phrase=True),
-        text_exact=TEXT(analyzer=exact, phrase=True, spelling=True),
+        # One field per text: its words, for words and phrases, with their stems beside them.
+        title=_Words(analyzer=exact, stored=True, field_boost=2.0, phrase=True),
+        text=_Words(analyzer=exact, phrase=True, spelling=True),
         # Adjacent word pairs: a phrase is looked up, not assembled from positions.
-        title_pairs=TEXT(analyzer=pairs_analyzer(), field_boost=2.0, phrase=False),
-        text_pairs=TEXT(analyzer=pairs_analyzer(), phrase=False),
+        title_pairs=_Pairs(analyzer=pairs_analyzer(), field_boost=2.0, phrase=False),
+        text_pairs=_Pairs(analyzer=pairs_analyzer(), phrase=False),
         published=DATETIME(stored=True, sortable=True),
         # Minutes since 1970 for date ranges: a 32-bit trie splits a range into tens of terms,
         # where the 64-bit microsecond DATETIME needs hundreds.
@@ -114,16 +146,15 @@ def _utc_naive(value: str | None) -> datetime | None:
 
 
 def _document(row: dict[str, Any]) -> dict[str, Any]:
-    title, text = row.get("title") or "", row.get("text") or ""
     mark = "" if (row.get("language") or "id") in INDONESIAN else NO_STEM
+    # The same string objects in both fields of a text: it is analysed once (`scan`'s cache).
+    title, text = mark + (row.get("title") or ""), mark + (row.get("text") or "")
     doc = {
         "id": str(row["id"]),
         "source": row["source"],
         "url": row["url"],
-        "title": mark + title,
-        "text": mark + text,
-        "title_exact": title,
-        "text_exact": text,
+        "title": title,
+        "text": text,
         "title_pairs": title,
         "text_pairs": text,
         "language": row.get("language") or "",
@@ -229,7 +260,7 @@ def _writer(ix):
             # searcher open (a 300x faster open on large indexes).
             # 64 MB of postings before Whoosh sorts them to a temporary file: the indexer runs
             # beside a crawl, whose memory must stay bounded.
-            return ix.writer(limitmb=64, compound=False)
+            return ix.writer(limitmb=64, compound=False, codec=Codec())
         except LockError:
             if time.monotonic() > deadline:
                 raise IndexProblem(
@@ -275,6 +306,34 @@ def index_lock(data_dir: str | Path, wait: float = LOCK_WAIT_S) -> Iterator[None
         os.close(fd)  # releases the lock
 
 
+MERGE_FACTOR = 10
+
+
+def _merge_tiers(writer, segments):
+    """Whoosh's merge policy for each commit, tiered (Lucene's log merge): segments are grouped by
+    size in powers of MERGE_FACTOR, and a group is merged into one when it holds MERGE_FACTOR
+    segments, so each article is rewritten about once per tier. Whoosh's own policy merged most
+    of the index again every few commits: at 10,000 articles, committed 200 at a time, that cost
+    three times the indexing itself. A segment that has lost half its articles to updates is
+    merged with its group at the next commit."""
+    tiers: dict[int, list] = {}
+    for seg in segments:
+        count, tier = max(seg.doc_count_all(), 1), 0
+        while count >= MERGE_FACTOR ** (tier + 1) * 100:
+            tier += 1
+        tiers.setdefault(tier, []).append(seg)
+    kept = []
+    for group in tiers.values():
+        if len(group) >= MERGE_FACTOR or any(seg.doc_count() * 2 < seg.doc_count_all() for seg in group):
+            for seg in group:
+                reader = MergeReader(writer.storage, writer.schema, seg)
+                writer.add_reader(reader)
+                reader.close()
+        else:
+            kept += group
+    return kept
+
+
 def catch_up(archive: Archive, data_dir: str | Path, *, upto: int | None = None, wait: float = LOCK_WAIT_S,
              index: bool = True) -> tuple[int, int]:
     """After articles were archived or changed: group copies, then index (grouped first, or a copy
@@ -302,11 +361,10 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
             try:
                 with stage("index: analyse and add"):
                     docs = [_document(row) for row in batch]
-                    for doc in docs:
-                        writer.update_document(**doc)
+                    _replace(writer, docs)
                 with stage("index: commit"):
                     _note_latest(index_dir(data_dir), docs)  # under the writer's lock
-                    writer.commit()
+                    writer.commit(mergetype=_merge_tiers)
             except BaseException:
                 writer.cancel()
                 raise
@@ -316,6 +374,18 @@ def sync(archive: Archive, data_dir: str | Path, progress: Callable[[int], None]
             if progress:
                 progress(total)
     return total
+
+
+def _replace(writer, docs: list[dict[str, Any]]) -> None:
+    """Add `docs`, deleting the earlier entries of the same articles first, through one searcher
+    for the batch (Whoosh's update_document opens one per document: the segments' readers each
+    time)."""
+    with writer.searcher() as searcher:
+        for doc in docs:
+            for docnum in searcher.document_numbers(id=doc["id"]):
+                writer.delete_document(docnum)
+    for doc in docs:
+        writer.add_document(**doc)
 
 
 def verify(archive: Archive, data_dir: str | Path, repair: bool = True) -> dict[str, int]:
@@ -400,9 +470,9 @@ def _rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], N
     for start in range(0, len(ids), BATCH):
         if writer is None:
             if procs > 1:
-                writer = _MpWriter(ix, procs=procs, multisegment=True, limitmb=256, compound=False)
+                writer = _MpWriter(ix, procs=procs, multisegment=True, limitmb=256, compound=False, codec=Codec())
             else:
-                writer = ix.writer(limitmb=256, compound=False)
+                writer = ix.writer(limitmb=256, compound=False, codec=Codec())
             in_writer = 0
         rows = archive.get_articles(ids[start : start + BATCH])
         for row in rows.values():
@@ -513,7 +583,7 @@ def parse_query(text: str, reader=None):
     _check_syntax(text)
     for alias, name in FIELD_ALIASES.items():
         text = re.sub(rf"(?i)(^|[\s(]){alias}:", rf"\1{name}:", text)
-    parser = MultifieldParser(SEARCH_FIELDS, schema=schema(parsing=True), group=AndGroup)
+    parser = MultifieldParser(SEARCH_FIELDS, schema=schema(), group=AndGroup)
     try:
         q = parser.parse(text)
     except Exception as exc:  # noqa: BLE001 - whoosh's parser raises a variety of types
@@ -524,15 +594,20 @@ def parse_query(text: str, reader=None):
 
 
 def _is_proper(word: str, reader) -> bool:
-    """Whether the index mostly sees `word` written as a name (kept unstemmed)."""
+    """Whether Indonesian text mostly writes `word` as a name (kept unstemmed): the articles where
+    it is written so (its NAME_MARK term) against those where it was stemmed (at most those of its
+    marked stem)."""
     if reader is None:
         return False
+    root = stem(word)
+    if root == word:
+        return False
     try:
-        as_name = reader.doc_frequency("text", word) + reader.doc_frequency("title", word)
-        anywhere = reader.doc_frequency("text_exact", word) + reader.doc_frequency("title_exact", word)
+        as_name = sum(reader.doc_frequency(f, NAME_MARK + word) for f in SEARCH_FIELDS)
+        stemmed = sum(reader.doc_frequency(f, STEM_MARK + root) for f in SEARCH_FIELDS)
     except Exception:  # noqa: BLE001 - a reader of another schema: no opinion
         return False
-    return anywhere > 0 and as_name >= PROPER_SHARE * anywhere and stem(word) != word
+    return as_name > 0 and as_name >= PROPER_SHARE * (as_name + stemmed)
 
 
 def _tag_value(fieldname: str, value: str) -> str:
@@ -558,22 +633,16 @@ def _transform(q, reader):
     if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in ("field", "city"):
         value = q.text if isinstance(q, wq.Term) else " ".join(q.words)
         return wq.Term(q.fieldname, _tag_value(q.fieldname, value), boost=q.boost)
-    if isinstance(q, wq.Phrase) and q.fieldname in EXACT:
-        return _phrase(EXACT[q.fieldname], q.words, q.slop, q.boost)
-    if isinstance(q, wq.Term) and q.fieldname in EXACT:
-        word = q.text
-        if word in stop_words():  # dropped from the stemmed fields
-            return wq.Term(EXACT[q.fieldname], word, boost=q.boost)
-        stemmed = word if _is_proper(word, reader) else stem(word)
-        if stemmed == word:
-            return wq.Term(q.fieldname, word, boost=q.boost)
-        # The stemmed fields hold the stem for Indonesian text and the word itself for names and
-        # other languages: both forms there find everything the exact field would, with one
-        # posting list fewer to walk per word.
-        return wq.Or([wq.Term(q.fieldname, stemmed, boost=q.boost), wq.Term(q.fieldname, word, boost=q.boost)])
-    if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)) and q.fieldname in EXACT:
-        q.fieldname = EXACT[q.fieldname]
-        return q
+    if isinstance(q, wq.Phrase) and q.fieldname in PAIRS:
+        return _phrase(q.fieldname, q.words, q.slop, q.boost)
+    if isinstance(q, wq.Term) and q.fieldname in PAIRS:
+        return _word(q.fieldname, q.text, q.boost, reader)
+    if isinstance(q, wq.Prefix) and q.fieldname in PAIRS:
+        return _Prefix(q.fieldname, q.text, boost=q.boost)
+    if isinstance(q, wq.Wildcard) and q.fieldname in PAIRS:
+        return _Wildcard(q.fieldname, q.text, boost=q.boost)
+    if isinstance(q, wq.FuzzyTerm) and q.fieldname in PAIRS:
+        return _Fuzzy(q.fieldname, q.text, boost=q.boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
     if isinstance(q, wq.Not):
         return wq.Not(_transform(q.query, reader))
     if isinstance(q, wq.AndNot):
@@ -590,6 +659,50 @@ def _transform(q, reader):
             return wq.Every(boost=q.boost)
         return q.__class__(subs, boost=q.boost)
     return q
+
+
+def _word(fieldname: str, word: str, boost: float, reader):
+    """A word: as written, and its stem where Indonesian text was stemmed (not for a word mostly
+    written as a name: "pemalang" must not find "malang"), and the words stemmed to it."""
+    if word in stop_words():  # never stemmed
+        return wq.Term(fieldname, word, boost=boost)
+    root = stem(word)
+    forms = [word, STEM_MARK + word]
+    if root != word and not _is_proper(word, reader):
+        forms += [STEM_MARK + root, root]
+    if reader is not None:  # forms the index does not hold cost a matcher each, for nothing
+        held = [f for f in forms if _doc_frequency(reader, fieldname, f)]
+        forms = held or [word]
+    if len(forms) == 1:
+        return wq.Term(fieldname, forms[0], boost=boost)
+    return wq.Or([wq.Term(fieldname, f, boost=boost) for f in forms])
+
+
+def _doc_frequency(reader, fieldname: str, term: str) -> int:
+    try:
+        return reader.doc_frequency(fieldname, term)
+    except Exception:  # noqa: BLE001 - a reader of another schema: keep the term
+        return 1
+
+
+class _Unmarked:
+    """Pattern and fuzzy queries expand to the words of the index, never to its marked terms."""
+
+    def _btexts(self, ixreader):
+        marks = tuple(m.encode("utf-8") for m in MARKS)
+        return (b for b in super()._btexts(ixreader) if not b.startswith(marks))
+
+
+class _Prefix(_Unmarked, wq.Prefix):
+    pass
+
+
+class _Wildcard(_Unmarked, wq.Wildcard):
+    pass
+
+
+class _Fuzzy(_Unmarked, wq.FuzzyTerm):
+    pass
 
 
 def _phrase(fieldname: str, words: list[str], slop: int, boost: float):
@@ -887,7 +1000,7 @@ def _newest(searcher, q, restrict, filters: Filters, limit: int, all_copies: boo
 
 def _suggest(searcher, text: str) -> str | None:
     """A corrected query from the index's own vocabulary, when it differs from `text`."""
-    corrector = searcher.corrector("text_exact")
+    corrector = searcher.corrector("text")
     changed = False
     out = []
     for token in re.split(r"(\s+)", text):
@@ -896,10 +1009,10 @@ def _suggest(searcher, text: str) -> str | None:
             out.append(token)
             continue
         folded = word.lower()
-        if searcher.reader().doc_frequency("text_exact", folded) > 0:
+        if searcher.reader().doc_frequency("text", folded) > 0:
             out.append(token)
             continue
-        found = corrector.suggest(folded, limit=1, maxdist=2)
+        found = [w for w in corrector.suggest(folded, limit=4, maxdist=2) if not w.startswith(MARKS)]
         if found:
             out.append(found[0])
             changed = True
@@ -911,7 +1024,7 @@ def _suggest(searcher, text: str) -> str | None:
 def _highlight_terms(q) -> dict[str, frozenset[str]]:
     terms: dict[str, set[str]] = {}
     for fieldname, word in q.all_terms():
-        if fieldname in ("text", "text_exact"):
+        if fieldname == "text":
             terms.setdefault(fieldname, set()).add(word if isinstance(word, str) else word.decode("utf-8", "replace"))
     return {k: frozenset(v) for k, v in terms.items()}
 
@@ -930,15 +1043,11 @@ def _highlight(body: str, terms: frozenset[str], analyzer) -> str:
 
 def _snippet(terms: dict[str, frozenset[str]], body: str) -> str:
     marked = ""
-    for fieldname, analyzer in (("text", stem_analyzer()), ("text_exact", exact_analyzer())):
-        if not terms.get(fieldname):
-            continue
+    if terms.get("text"):
         try:
-            marked = _highlight(body, terms[fieldname], analyzer)
+            marked = _highlight(body, terms["text"], highlight_analyzer(terms["text"]))
         except Exception:  # noqa: BLE001 - highlighting must never cost the user the results
             marked = ""
-        if marked:
-            break
     if not marked:
         marked = " ".join(body.split())[:200]
     return " ".join(marked.split())

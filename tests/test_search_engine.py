@@ -110,3 +110,53 @@ def test_a_page_full_of_copies_still_gives_exactly_the_page_asked_for(archive_di
     assert len(page) == 5
     assert all(i % 100 == 0 or i >= 2000 for i in page)  # originals stand for their copies
     assert len(ids(search(archive_dir, "batik", limit=45))) == 45
+
+
+def test_an_index_written_in_many_small_commits_answers_like_one_built_at_once(tmp_path):
+    """A crawl's indexer commits every few hundred articles, and the commits' segments are merged
+    as they pile up; short posting lists are kept inline. Words, stems, names, phrases, wildcards
+    and rewritten articles must find the same articles as in an index built in one go."""
+    import random
+
+    rng = random.Random(7)
+    roots = ["kembang", "pamer", "rajin", "kreasi", "tenun", "ukir", "jual", "karya", "seni", "budaya"]
+    affixed = {"kembang": ["pengembangan", "dikembangkan", "berkembang"], "pamer": ["pameran", "dipamerkan"],
+               "rajin": ["perajin", "kerajinan"], "jual": ["penjualan", "dijual"], "karya": ["berkarya"]}
+    words = [w for r in roots for w in [r, *affixed.get(r, [])]] + ["batik", "kota", "kreatif", "yang", "di"]
+    places = ["Pekalongan", "Pemalang", "Kediri", "Bekasi"]
+    day = datetime(2024, 1, 1, 8, 0, tzinfo=WIB)
+
+    def text(i: int, version: int = 0) -> str:
+        body = [rng.choice(words) for _ in range(rng.randint(20, 60))]
+        body.insert(rng.randrange(len(body)), f"langka{i % 97}")  # rare words: postings kept inline
+        body.insert(rng.randrange(len(body)), "kota kreatif")
+        for place in rng.sample(places, 2):
+            body.insert(rng.randrange(1, len(body)), place)
+        return " ".join(body).capitalize() + (f" versi{version}" if version else "") + "."
+
+    rows = [row(i, text(i), day + timedelta(hours=i), title=f"{rng.choice(places)} {rng.choice(words)} {i}")
+            for i in range(1, 1201)]
+    for r in rows[::7]:
+        r["language"] = "en"  # not stemmed
+    small, whole = tmp_path / "small", tmp_path / "whole"
+    with Archive(small) as archive:
+        for start in range(0, len(rows), 50):  # 24 commits
+            archive.db["articles"].insert_all(rows[start:start + 50])
+            sync(archive, small)
+        segments_before_rewrite = len(list((small / "index").glob("*.pst")))
+        for r in rows[100:400:3]:  # rewritten articles: the old entry goes, the new one is found
+            r.update(text=text(r["id"], version=2), content_hash=f"h{r['id']}v2", indexed=0)
+            archive.db["articles"].upsert(r, pk="id")
+        sync(archive, small)
+    build(whole, rows, bulk=True)
+
+    assert segments_before_rewrite < 24  # the small commits' segments were merged
+    queries = ["pengembangan", "kembang", "pameran", "perajin", "pekalongan", "pemalang", "kediri",
+               '"kota kreatif"', '"kreatif pekalongan"', "langka5", "langka96 OR langka3", "versi2",
+               "tenun AND NOT ukir", "penj*", "title:bekasi", "batik kreatif", "yang"]
+    for query in queries:
+        found = {h.id for h in search(small, query, limit=None, all_copies=True).hits}
+        assert found == {h.id for h in search(whole, query, limit=None, all_copies=True).hits}, query
+        assert found, query
+    assert len(search(small, "versi2", limit=None).hits) == 100
+    assert len(search(small, "*", limit=None).hits) == 1200

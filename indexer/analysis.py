@@ -86,7 +86,7 @@ def _spans(value: str) -> Iterator[tuple[str, int, bool]]:
             yield word, start, proper
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=65_536)  # the frequent words; a few MB in the indexing process
 def fold(word: str) -> str:
     """A word as every field indexes it: lowercased, accents folded ("Kréasi" -> "kreasi")."""
     return word.lower().translate(accent_map)
@@ -188,9 +188,10 @@ class StemMatchFilter(Filter):
         self.stems = {t for t in terms if t.startswith(STEM_MARK)}
 
     def __call__(self, tokens):
-        stems = self.stems
+        stems, stops = self.stems, stop_words()
         for t in tokens:
-            if stems and STEM_MARK + stem(t.text) in stems:
+            # as indexed: names and stop words are not stemmed
+            if stems and not t.proper and t.text not in stops and STEM_MARK + stem(t.text) in stems:
                 t.text = STEM_MARK + stem(t.text)
             yield t
 

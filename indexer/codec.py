@@ -11,11 +11,14 @@ document's field length once per field instead of once per posting.
 
 from __future__ import annotations
 
-from itertools import repeat
+import pickle
+from itertools import islice, repeat
 
+from whoosh import writing
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PostingsWriter, W3TermsReader
 from whoosh.matching import ListMatcher
 from whoosh.reading import SegmentReader
+from whoosh.writing import PostingPool
 
 INLINE = 5
 
@@ -163,3 +166,39 @@ class MergeReader(SegmentReader):
                 m._read_values()
                 yield from zip(repeat(fieldname), repeat(btext), m._ids, m._weights, m._values)
                 m._next_block()
+
+
+class _Pool(PostingPool):
+    """Whoosh's posting pool, whose runs on disk (when a commit's postings outgrow `limitmb`) are
+    pickled in chunks: Whoosh pickles and unpickles each posting on its own, which made a bulk
+    rebuild spend more time on its sort files than on indexing (531 docs/s at 20,000 articles;
+    937 with a pool large enough never to write a run)."""
+
+    CHUNK = 20_000
+
+    def _write_run(self, f, items):
+        items = iter(items)
+        while chunk := list(islice(items, self.CHUNK)):
+            pickle.dump(chunk, f, pickle.HIGHEST_PROTOCOL)
+        f.close()
+
+    def _read_run(self, path):
+        f = self._open_run(path)
+        try:
+            while True:
+                try:
+                    chunk = pickle.load(f)
+                except EOFError:
+                    return
+                yield from chunk
+        finally:
+            f.close()
+            self._remove_run(path)
+
+
+class SegmentWriter(writing.SegmentWriter):
+    """Whoosh's segment writer with the chunked posting pool."""
+
+    def __init__(self, ix, *args, limitmb: int = 128, **kwargs):
+        super().__init__(ix, *args, limitmb=limitmb, **kwargs)
+        self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=limitmb)

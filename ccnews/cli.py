@@ -1040,22 +1040,33 @@ def retag(data_dir):
 @cli.command()
 @click.option("--verify", is_flag=True,
               help="Do not rebuild: compare the archive with the index and repair what differs.")
+@click.option("--merge", "merge_segments", is_flag=True,
+              help="Do not rebuild: merge the index's segments into one.")
 @data_dir_option
-def reindex(verify, data_dir):
+def reindex(verify, merge_segments, data_dir):
     """Rebuild the search index from the archive (after damage, or an upgrade).
 
     With --verify, check instead that every archived article is in the index (and nothing else
-    is), index what is missing and remove what is left over.
+    is), index what is missing and remove what is left over. With --merge, merge the segments the
+    index has collected (a rebuild leaves one per core, each crawl a few more) into one.
 
     \b
     Example:
         ccnews reindex --data-dir ./ccnews-data
         ccnews reindex --verify
+        ccnews reindex --merge
     """
-    from indexer import rebuild
+    from indexer import merge, rebuild
     from indexer import verify as check
 
     data = resolve_data_dir(data_dir)
+    if verify and merge_segments:
+        raise click.UsageError("--verify and --merge are two different jobs: give one")
+    if merge_segments:
+        before, after = merge(data)
+        err.print(f"merged {before} segment(s) into {after}" if before > after else
+                  f"the index has {after} segment(s): nothing to merge")
+        return
     with _open_archive(data) as archive:
         if verify:
             found = check(archive, data)

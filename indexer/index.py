@@ -252,7 +252,7 @@ def open_index(data_dir: str | Path, *, create: bool = False):
         raise _damaged(path, exc) from exc
 
 
-def _writer(ix):
+def _writer(ix, limitmb: int = 32):
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:
@@ -261,7 +261,7 @@ def _writer(ix):
             # 32 MB of postings (Whoosh's estimate) before they are sorted to a temporary file:
             # the indexer runs beside a crawl, whose memory must stay bounded; with the chunked
             # pool, 64 cost the same CPU and 28 MB more at 10,000 articles.
-            return SegmentWriter(ix, limitmb=32, compound=False, codec=Codec())
+            return SegmentWriter(ix, limitmb=limitmb, compound=False, codec=Codec())
         except LockError:
             if time.monotonic() > deadline:
                 raise IndexProblem(
@@ -333,6 +333,33 @@ def _merge_tiers(writer, segments):
         else:
             kept += group
     return kept
+
+
+def _merge_all(writer, segments):
+    for seg in segments:
+        reader = MergeReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return []
+
+
+def merge(data_dir: str | Path) -> tuple[int, int]:
+    """Merge every segment of the index into one (`ccnews reindex --merge`): a search looks each
+    of its terms up in every segment. Returns the number of segments before and after."""
+    with index_lock(data_dir):
+        ix = open_index(data_dir)
+        try:
+            before = len(ix._segments())
+            if before > 1:
+                writer = _writer(ix, limitmb=256)
+                try:
+                    writer.commit(mergetype=_merge_all)
+                except BaseException:
+                    writer.cancel()
+                    raise
+            return before, len(open_index(data_dir)._segments())
+        except _CORRUPTION as exc:
+            raise _damaged(index_dir(data_dir), exc) from exc
 
 
 def catch_up(archive: Archive, data_dir: str | Path, *, upto: int | None = None, wait: float = LOCK_WAIT_S,

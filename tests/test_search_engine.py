@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from helpers import run_ccnews
 
 from archive import Archive
 from indexer import Filters, rebuild, search, sync
@@ -151,12 +152,28 @@ def test_an_index_written_in_many_small_commits_answers_like_one_built_at_once(t
     build(whole, rows, bulk=True)
 
     assert segments_before_rewrite < 24  # the small commits' segments were merged
+
+    def same_answers():
+        for query in queries:
+            found = {h.id for h in search(small, query, limit=None, all_copies=True).hits}
+            assert found == {h.id for h in search(whole, query, limit=None, all_copies=True).hits}, query
+            assert found, query
+
     queries = ["pengembangan", "kembang", "pameran", "perajin", "pekalongan", "pemalang", "kediri",
                '"kota kreatif"', '"kreatif pekalongan"', "langka5", "langka96 OR langka3", "versi2",
                "tenun AND NOT ukir", "penj*", "title:bekasi", "batik kreatif", "yang"]
-    for query in queries:
-        found = {h.id for h in search(small, query, limit=None, all_copies=True).hits}
-        assert found == {h.id for h in search(whole, query, limit=None, all_copies=True).hits}, query
-        assert found, query
+    same_answers()
     assert len(search(small, "versi2", limit=None).hits) == 100
     assert len(search(small, "*", limit=None).hits) == 1200
+
+    # On demand, every segment into one (the rewritten articles' old entries are dropped).
+    segments = len(list((small / "index").glob("*.pst")))
+    assert segments > 1
+    merged = run_ccnews("reindex", "--merge", data_dir=small)
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stderr.strip() == f"merged {segments} segment(s) into 1"
+    assert len(list((small / "index").glob("*.pst"))) == 1
+    same_answers()
+    assert len(search(small, "*", limit=None).hits) == 1200
+    again = run_ccnews("reindex", "--merge", data_dir=small)
+    assert again.returncode == 0 and "nothing to merge" in again.stderr

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from whoosh.analysis import STOP_WORDS, CharsetFilter, Filter, LowercaseFilter, Token, Tokenizer
+from whoosh.analysis import STOP_WORDS, Filter, Token, Tokenizer
 from whoosh.support.charset import accent_map
 
 from archive.uccn import place_words
@@ -237,8 +237,17 @@ def pairs_analyzer():
     return exact_analyzer() | PairFilter()
 
 
+class FoldFilter(Filter):
+    """Each token folded as the index folds it (`fold`)."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            t.text = fold(t.text)
+            yield t
+
+
 def exact_analyzer():
-    return MixedTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+    return MixedTokenizer() | FoldFilter()
 
 
 def highlight_analyzer(terms: frozenset[str]):

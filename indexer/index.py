@@ -326,16 +326,14 @@ def _merge_tiers(writer, segments):
     kept = []
     for group in tiers.values():
         if len(group) >= MERGE_FACTOR or any(seg.doc_count() * 2 < seg.doc_count_all() for seg in group):
-            for seg in group:
-                reader = MergeReader(writer.storage, writer.schema, seg)
-                writer.add_reader(reader)
-                reader.close()
+            _merge_all(writer, group)
         else:
             kept += group
     return kept
 
 
 def _merge_all(writer, segments):
+    """Whoosh's merge policy that merges `segments` into the writer's new segment, read block-wise."""
     for seg in segments:
         reader = MergeReader(writer.storage, writer.schema, seg)
         writer.add_reader(reader)
@@ -664,15 +662,15 @@ def _transform(q, reader):
     if isinstance(q, (wq.Term, wq.Phrase)) and q.fieldname in ("field", "city"):
         value = q.text if isinstance(q, wq.Term) else " ".join(q.words)
         return wq.Term(q.fieldname, _tag_value(q.fieldname, value), boost=q.boost)
-    if isinstance(q, wq.Phrase) and q.fieldname in PAIRS:
+    if isinstance(q, wq.Phrase) and q.fieldname in SEARCH_FIELDS:
         return _phrase(q.fieldname, q.words, q.slop, q.boost)
-    if isinstance(q, wq.Term) and q.fieldname in PAIRS:
+    if isinstance(q, wq.Term) and q.fieldname in SEARCH_FIELDS:
         return _word(q.fieldname, q.text, q.boost, reader)
-    if isinstance(q, wq.Prefix) and q.fieldname in PAIRS:
+    if isinstance(q, wq.Prefix) and q.fieldname in SEARCH_FIELDS:
         return _Prefix(q.fieldname, q.text, boost=q.boost)
-    if isinstance(q, wq.Wildcard) and q.fieldname in PAIRS:
+    if isinstance(q, wq.Wildcard) and q.fieldname in SEARCH_FIELDS:
         return _Wildcard(q.fieldname, q.text, boost=q.boost)
-    if isinstance(q, wq.FuzzyTerm) and q.fieldname in PAIRS:
+    if isinstance(q, wq.FuzzyTerm) and q.fieldname in SEARCH_FIELDS:
         return _Fuzzy(q.fieldname, q.text, boost=q.boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
     if isinstance(q, wq.Not):
         return wq.Not(_transform(q.query, reader))

@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -463,6 +463,16 @@ class _OrphanProofTask(SubWriterTask):
 
 
 class _MpWriter(MpWriter):
+    def cancel(self):
+        """Whoosh's cancel only flags its tasks in this process: the writer processes, waiting for
+        their next job, kept an interrupted rebuild waiting for them at exit, for ever."""
+        for task in self.tasks:
+            if task.is_alive():
+                task.terminate()
+        for task in self.tasks:
+            task.join(5)
+        super().cancel()
+
     def _new_task(self):
         task = _OrphanProofTask(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs,
                                 self.multisegment)
@@ -496,30 +506,39 @@ def _rebuild(archive: Archive, data_dir: str | Path, progress: Callable[[int], N
     # article until the commit merges them).
     procs = min(os.cpu_count() or 1, 4) if len(ids) >= MP_MIN else 1
     writer, in_writer = None, 0
-    for start in range(0, len(ids), BATCH):
-        if writer is None:
-            if procs > 1:
-                writer = _MpWriter(ix, procs=procs, multisegment=True, limitmb=256, compound=False, codec=Codec())
-            else:
-                writer = SegmentWriter(ix, limitmb=256, compound=False, codec=Codec())
-            in_writer = 0
-        rows = archive.get_articles(ids[start : start + BATCH])
-        for row in rows.values():
-            doc = _document(row)
-            writer.add_document(**doc)
-            hashes.append((row["id"], row["content_hash"], row["group_id"]))
-            if doc.get("published") and (latest is None or doc["published"] > latest):
-                latest = doc["published"]
-        done += len(rows)
-        in_writer += len(rows)
-        if progress:
-            progress(done)
-        if in_writer >= REBUILD_CHUNK:
+    try:
+        for start in range(0, len(ids), BATCH):
+            if writer is None:
+                if procs > 1:
+                    writer = _MpWriter(ix, procs=procs, multisegment=True, limitmb=256, compound=False,
+                                       codec=Codec())
+                else:
+                    writer = SegmentWriter(ix, limitmb=256, compound=False, codec=Codec())
+                in_writer = 0
+            rows = archive.get_articles(ids[start : start + BATCH])
+            for row in rows.values():
+                doc = _document(row)
+                writer.add_document(**doc)
+                hashes.append((row["id"], row["content_hash"], row["group_id"]))
+                if doc.get("published") and (latest is None or doc["published"] > latest):
+                    latest = doc["published"]
+            done += len(rows)
+            in_writer += len(rows)
+            if progress:
+                progress(done)
+            if in_writer >= REBUILD_CHUNK:
+                writer.commit(merge=False)
+                writer = None
+        _write_version(fresh, latest)
+        if writer is not None:
             writer.commit(merge=False)
             writer = None
-    _write_version(fresh, latest)
-    if writer is not None:
-        writer.commit(merge=False)
+    except BaseException:  # Ctrl-C, a full disk: the index in use stays; the half-built one goes
+        if writer is not None:
+            with suppress(Exception):  # the cause is what the user must see
+                writer.cancel()
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
     old = Path(data_dir) / (INDEX_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():

@@ -91,3 +91,47 @@ def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert leftover_processes(str(data), wait_s=20) == []
+
+
+def test_ctrl_c_stops_a_bulk_reindex_and_keeps_the_index_in_use(tmp_path):
+    # Whoosh's own cancel left the writer processes waiting for their next job, and the command
+    # waiting for them at exit, for ever.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import REPO
+
+    from archive import Archive
+    from bench.crash import leftover_processes
+    from bench.search import corpus
+    from indexer import doc_count, rebuild
+    from indexer.index import MP_MIN
+
+    data = tmp_path / "data"
+    with Archive(data) as archive:
+        archive.db["articles"].insert_all(corpus(MP_MIN + 1000), batch_size=2000)
+        rebuild(archive, data)
+    env = {**os.environ, "CCNEWS_DATA": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "ccnews", "reindex"], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    writers: list[int] = []
+    while not writers and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        writers = [p for p in leftover_processes(str(data), wait_s=0) if p != proc.pid]
+    assert writers, "the reindex never started its writer processes"
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    try:
+        _out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("reindex did not stop within 15 s of Ctrl-C") from None
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert leftover_processes(str(data), wait_s=10) == []
+    assert not (data / "index.new").exists()
+    assert doc_count(data) == MP_MIN + 1000  # the index built before still serves

@@ -60,6 +60,20 @@ def test_interrupted_crawl_resumes_without_fetching_again(tmp_path):
     assert max(fetched.values()) == 1, {p: n for p, n in fetched.items() if n > 1}
 
 
+def _wait_for_writers(proc, data) -> None:
+    """Until the reindex `proc` has started its Whoosh writer processes."""
+    import time
+
+    from bench.crash import leftover_processes
+
+    deadline = time.monotonic() + 120
+    writers: list[int] = []
+    while not writers and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        writers = [p for p in leftover_processes(str(data), wait_s=0) if p != proc.pid]
+    assert writers, "the reindex never started its writer processes"
+
+
 def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     # From MP_MIN articles on, `reindex` writes with one Whoosh process per core; they must go
     # when the command is killed, not keep running (and writing) on their own.
@@ -67,7 +81,6 @@ def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     from helpers import REPO
 
@@ -82,12 +95,7 @@ def test_a_killed_bulk_reindex_leaves_no_writer_process_behind(tmp_path):
     env = {**os.environ, "CCNEWS_DATA": str(data)}
     proc = subprocess.Popen([sys.executable, "-m", "ccnews", "reindex"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    writers: list[int] = []
-    while not writers and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        writers = [p for p in leftover_processes(str(data), wait_s=0) if p != proc.pid]
-    assert writers, "the reindex never started its writer processes"
+    _wait_for_writers(proc, data)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert leftover_processes(str(data), wait_s=20) == []
@@ -100,7 +108,6 @@ def test_ctrl_c_stops_a_bulk_reindex_and_keeps_the_index_in_use(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     from helpers import REPO
 
@@ -118,12 +125,7 @@ def test_ctrl_c_stops_a_bulk_reindex_and_keeps_the_index_in_use(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "ccnews", "reindex"], cwd=REPO, env=env, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    writers: list[int] = []
-    while not writers and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        writers = [p for p in leftover_processes(str(data), wait_s=0) if p != proc.pid]
-    assert writers, "the reindex never started its writer processes"
+    _wait_for_writers(proc, data)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     try:
         _out, err = proc.communicate(timeout=15)

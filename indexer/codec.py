@@ -12,7 +12,7 @@ document's field length once per field instead of once per posting.
 from __future__ import annotations
 
 import pickle
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 
 from whoosh import writing
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3LeafMatcher, W3PostingsWriter, W3TermsReader
@@ -139,6 +139,29 @@ class Codec(W3Codec):
                                compression=self._compression, inlinelimit=self._inlinelimit)
 
 
+def blocks(terms, terminfo, format_, values: bool = True, wanted=None):
+    """A term's postings a block at a time, as (ids, weights, values) sequences: an inline list
+    is one block. Without `values`, the values are None (a search's scores need no positions).
+    With `wanted`, a block whose highest document number `wanted` refuses is passed over without
+    being read (its header holds that number)."""
+    if terminfo.is_inlined():
+        ids, weights, vals = terminfo.inlined_postings()
+        yield ids, weights, vals if values else None
+        return
+    offset, length = terminfo.extent()
+    m = W3LeafMatcher(terms._postfile, offset, length, format_)
+    while not m._atend:
+        if wanted is None or wanted(m._maxid):
+            m._read_data()
+            ids = m._data[0]
+            m._ids = ids if m._byteids else list(accumulate(ids))  # Whoosh decodes the deltas in Python
+            m._read_weights()
+            if values:
+                m._read_values()
+            yield m._ids, m._weights, m._values if values else None
+        m._next_block()
+
+
 class MergeReader(SegmentReader):
     """A segment read for merging into another: its postings a block at a time, where Whoosh's
     reader looks each term up again and steps through its postings with four method calls each
@@ -154,18 +177,8 @@ class MergeReader(SegmentReader):
         for (fieldname, btext), terminfo in terms.items():
             if fieldname not in schema:
                 continue
-            if terminfo.is_inlined():
-                ids, weights, values = terminfo.inlined_postings()
+            for ids, weights, values in blocks(terms, terminfo, schema[fieldname].format):
                 yield from zip(repeat(fieldname), repeat(btext), ids, weights, values)
-                continue
-            offset, length = terminfo.extent()
-            m = W3LeafMatcher(terms._postfile, offset, length, schema[fieldname].format)
-            while not m._atend:
-                m._read_ids()
-                m._read_weights()
-                m._read_values()
-                yield from zip(repeat(fieldname), repeat(btext), m._ids, m._weights, m._values)
-                m._next_block()
 
 
 class _Pool(PostingPool):

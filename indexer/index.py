@@ -34,6 +34,7 @@ from archive import Archive
 from archive.cpu import stage
 from archive.errors import CcnewsError
 from archive.processes import die_with_parent
+from indexer import scoring
 from indexer.analysis import (
     INDONESIAN,
     MARKS,
@@ -823,9 +824,11 @@ def search(
         with _searcher(data_dir) as searcher:
             q = parse_query(text, searcher.reader())
             restrict = _filter_query(filters)
-            if restrict is not None and _estimate(searcher, restrict) < _estimate(searcher, q):
+            if (restrict is not None and (sort == "date" or not scoring.scorable(searcher))
+                    and _estimate(searcher, restrict) < _estimate(searcher, q)):
                 # A filter narrower than the words: intersecting walks its short posting list and
-                # skips through the words' (filter= would test every match of the words).
+                # skips through the words' (filter= would test every match of the words; ranked by
+                # relevance, `_ranked` reads the words only in the blocks holding its articles).
                 q, restrict = wq.And([q, wq.ConstantScoreQuery(restrict, 0.0)]), None
             if sort == "date" and limit is not None:
                 found = _newest(searcher, q, restrict, filters, limit, all_copies, _latest(index_dir(data_dir)))
@@ -963,13 +966,10 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
             found += [(f, s) for f, s in more if int(f["id"]) not in seen]
             found.sort(key=_newest_first, reverse=True)  # an original standing for an undated copy
         return found
-    kwargs: dict[str, Any] = {"filter": restrict} if restrict is not None else {}
-    if sort == "newest":
-        kwargs.update(sortedby="published", reverse=True)
+    sortedby = "published" if sort == "newest" else None
     fetch = None if limit is None else (limit if all_copies else limit * 2 + 10)
     while True:
-        results = searcher.search(q, limit=fetch, **kwargs)
-        found = [(r.fields(), r.score) for r in results]
+        found = _ranked(searcher, q, restrict, fetch, sortedby)
         if all_copies:
             return found
         kept = _collapse(searcher, q, restrict, found, limit)
@@ -978,6 +978,21 @@ def _best(searcher, q, restrict, limit: int | None, sort: str, all_copies: bool)
         if fetch is None or len(kept) >= limit or len(found) < fetch:
             return kept
         fetch *= 4  # copies filled the extra hits: look further down
+
+
+def _ranked(searcher, q, restrict, limit: int | None, sortedby: str | None = None) -> list[tuple[dict, float | None]]:
+    """The best `limit` matches of `q` among the articles of `restrict` (newest first by
+    `sortedby`), with their stored fields and scores.
+
+    Ranked by relevance, they are scored by `scoring.top`, not by Whoosh's top-N collector: it
+    replaces its matcher tree as its minimum score rises, and the replaced tree of an And of Ors
+    (two words over title and text) loses matches that belong in the top (Whoosh issue 413).
+    """
+    if sortedby is None and scoring.scorable(searcher):
+        allow = None if restrict is None else set(restrict.docs(searcher))
+        return [(searcher.stored_fields(d), s) for d, s in scoring.top(searcher, q, limit, allow)]
+    results = searcher.search(q, limit=limit, sortedby=sortedby, reverse=sortedby is not None, filter=restrict)
+    return [(r.fields(), r.score) for r in results]
 
 
 def _newest_first(hit: tuple[dict, float | None]) -> datetime:
@@ -1009,9 +1024,8 @@ def _original_if_matching(searcher, q, restrict, group: int) -> tuple[dict, floa
     docnum = searcher.document_number(id=str(group))
     if docnum is None:
         return None
-    kwargs = {"filter": restrict} if restrict is not None else {}
-    results = searcher.search(wq.And([wq.Term("id", str(group)), q]), limit=1, **kwargs)
-    return (results[0].fields(), results[0].score) if len(results) else None
+    found = _ranked(searcher, wq.And([wq.Term("id", str(group)), q]), restrict, 1)
+    return found[0] if found else None
 
 
 DATE_WINDOW = timedelta(days=31)

@@ -177,3 +177,58 @@ def test_an_index_written_in_many_small_commits_answers_like_one_built_at_once(t
     assert len(search(small, "*", limit=None).hits) == 1200
     again = run_ccnews("reindex", "--merge", data_dir=small)
     assert again.returncode == 0 and "nothing to merge" in again.stderr
+
+
+def _zipf_rows(n: int, seed: int) -> list[dict]:
+    """Articles of words drawn as news uses them: a few in nearly every article, most rare."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"kata{i}" for i in range(500)]
+    weights = [1 / (i + 1) for i in range(500)]
+    day = datetime(2024, 1, 1, 8, 0, tzinfo=WIB)
+    return [row(i, " ".join(rng.choices(vocab, weights, k=rng.randint(30, 300))), day + timedelta(hours=i),
+                title=" ".join(rng.choices(vocab, weights, k=6)), source=rng.choice(["s1", "s2", "s3"]))
+            for i in range(1, n + 1)]
+
+
+@pytest.fixture(scope="module")
+def zipf_archive(tmp_path_factory):
+    data = tmp_path_factory.mktemp("zipf")
+    build(data, _zipf_rows(4000, seed=3))
+    return data
+
+
+ZIPF_QUERIES = [f"kata{a} kata{b}" for a in (0, 1, 2, 4) for b in (3, 8, 20, 45, 90)] + [
+    "kata0", "kata1 kata2 kata3", "kata0 OR kata60", "kata5 OR (kata1 kata9)", "title:kata7 kata0",
+    '"kata0 kata1"', '"kata0 kata1 kata2" kata3', "kata1 NOT kata3", "kata2 kata1*", "kata0 ANDMAYBE kata30"]
+
+
+def test_the_first_page_holds_the_best_matches(zipf_archive):
+    """A page of results is the head of the whole ranking: the best article for two words is on
+    the first page, with or without a filter. (Whoosh's top-N collector, replacing its matchers as
+    the page fills, left some of the best matches of two words over title and text off it.)"""
+    for query in ZIPF_QUERIES:
+        for filters in (None, Filters(sources=("s2",))):
+            whole = ids(search(zipf_archive, query, filters, limit=None, all_copies=True, snippets=False))
+            page = ids(search(zipf_archive, query, filters, limit=10, all_copies=True, snippets=False))
+            assert len(whole) > 10, query
+            assert page == whole[:10], (query, filters)
+
+
+def test_word_queries_are_scored_as_whoosh_scores_them(zipf_archive):
+    """Words are scored a posting list at a time (indexer.scoring), not through Whoosh's
+    matchers (which the rest of a query still goes through): the same articles, in the same
+    order, with Whoosh's BM25F scores."""
+    from indexer import scoring
+    from indexer.index import open_index, parse_query
+
+    with open_index(zipf_archive).searcher() as searcher:
+        for query in ZIPF_QUERIES:
+            q = parse_query(query, searcher.reader())
+            assert scoring.scorable(searcher)
+            whoosh = sorted(((h.docnum, h.score) for h in searcher.search(q, limit=None)), key=lambda h: (-h[1], h[0]))
+            ours = scoring.top(searcher, q, None)
+            assert [d for d, _ in ours] == [d for d, _ in whoosh], query
+            assert all(abs(a - b) <= 1e-9 * b for (_, a), (_, b) in zip(ours, whoosh, strict=True)), query
+            assert ours[:10] == scoring.top(searcher, q, 10)

@@ -1,0 +1,198 @@
+"""The best matches of a query for words in much of the archive, scored a posting list at a time.
+
+Whoosh scores a query a document at a time: for every match its matcher tree steps each posting
+list, asks each term's scorer for the document's field length and sums the scores, about 6 µs per
+match. When the words are in most articles every match has to be scored (block-max skipping finds
+no block that cannot reach the top), so two frequent words took 0.6 s at 100,000 articles. Here
+each term's postings are read a block at a time from Whoosh's own W3 blocks, scored in one pass
+with Whoosh's BM25F figures (the searcher's idf and average field length, the model's B and K1,
+in the same arithmetic as `whoosh.scoring.bm25`) and summed per document: the scores Whoosh's
+collector gives, best first and ties by document number as its top-N collector orders them.
+
+Only queries of terms, And and Or are scored here (`scorable`); an And reads its rarest part
+first and the others only in the blocks that can hold its matches, as Whoosh's intersection skips.
+This also keeps the top matches right: Whoosh's top-N collector replaces the matcher tree as its
+minimum score rises (`Matcher.replace`), and for an And of Ors (every two-word query over title and
+text) the replaced tree drops documents that belong in the top (Whoosh issue 413, "best result only
+when limit=None"): the best article of a query could be missing from its first page.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from heapq import nlargest
+
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.reading import TermNotFound
+from whoosh.scoring import BM25F
+from whoosh.util.numeric import byte_to_length
+
+from indexer.codec import blocks
+
+# A term is read only in the blocks holding candidate documents (an And's matches so far, a
+# filter's articles) when it has this many times more postings than there are candidates.
+NARROW = 8
+
+
+def scorable(searcher) -> bool:
+    """Whether the searcher ranks by BM25F (Whoosh's default model), the scores computed here."""
+    return type(searcher.weighting) is BM25F
+
+
+def _plain(q) -> bool:
+    """An And, or an Or without Whoosh's coordination options: scored here part by part."""
+    return type(q) is wq.And or (type(q) is wq.Or and not q.scale and not q.minmatch)
+
+
+def top(searcher, q, limit: int | None, allow: set[int] | None = None) -> list[tuple[int, float]]:
+    """(document number, score) of the best `limit` matches of `q` (every match with None) among
+    the documents in `allow` (all with None), best first, ties by document number."""
+    stats = _Stats(searcher)
+    pairs: list[tuple[float, int]] = []
+    for sub, offset in searcher.leaf_searchers():
+        reader = sub.reader()
+        only = None
+        if allow is not None:
+            end = offset + reader.doc_count_all()
+            only = {d - offset for d in allow if offset <= d < end}
+            if not only:
+                continue
+        scores = _scores(q, sub, stats, only)
+        if only is not None:
+            scores = {d: s for d, s in scores.items() if d in only}
+        if limit is not None and len(scores) > limit:
+            floor = nlargest(limit, scores.values())[-1]
+            pairs += [(s, d + offset) for d, s in scores.items() if s >= floor]
+        else:
+            pairs += [(s, d + offset) for d, s in scores.items()]
+    pairs.sort(key=lambda p: (-p[0], p[1]))
+    return [(d, s) for s, d in (pairs if limit is None else pairs[:limit])]
+
+
+class _Stats:
+    """BM25F's figures, as `whoosh.scoring.BM25FScorer` takes them from the top searcher."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.model = searcher.weighting
+        self.scored = {name for name, field in searcher.schema.items() if field.scorable}
+
+    def norms(self, fieldname: str) -> list[float]:
+        """K1 * ((1 - B) + B * length / average length) for each of the 256 length bytes."""
+        B = self.model._field_B.get(fieldname, self.model.B)  # noqa: N806 - BM25's names
+        K1 = self.model.K1  # noqa: N806
+        avgfl = self.searcher.avg_field_length(fieldname) or 1
+        return [K1 * ((1 - B) + B * byte_to_length(b) / avgfl) for b in range(256)]
+
+
+def _scores(q, sub, stats: _Stats, only) -> dict[int, float]:
+    """The matching documents of the segment searcher `sub` with their scores, summed as Whoosh's
+    intersection and union matchers sum them (a compound of one query keeps that query's score,
+    boosts multiply). With `only` (a set of documents), the result holds at least those of them
+    that match; documents outside it may be left out. Terms of scored fields, And and Or are
+    scored here; any other query (a phrase's position check, NOT, a prefix, a range) through its
+    own Whoosh matcher."""
+    if type(q) is wq.Term and q.fieldname in stats.scored:
+        scores = _term(q, sub.reader(), stats, only)
+    elif not _plain(q) or not q.subqueries:
+        return _matched(q, sub, only)
+    elif len(q.subqueries) == 1:
+        return _scores(q.subqueries[0], sub, stats, only)  # Whoosh's matcher is the one's
+    elif type(q) is wq.Or:
+        parts = sorted((_scores(part, sub, stats, only) for part in q.subqueries), key=len, reverse=True)
+        scores = parts[0]
+        for part in parts[1:]:
+            get = scores.get
+            scores.update({d: s + v if (v := get(d)) is not None else s for d, s in part.items()})
+    else:  # And: the rarest first, each next one read only where the others matched
+        scores = None
+        reader = sub.reader()
+        for part in sorted(q.subqueries, key=lambda part: part.estimate_size(reader)):
+            found = _scores(part, sub, stats, only if scores is None else scores.keys())
+            if scores is None:
+                scores = found
+            else:
+                scores = {d: scores[d] + found[d] for d in scores.keys() & found.keys()}
+            if not scores:
+                return {}
+    if q.boost != 1.0:
+        boost = q.boost
+        scores = {d: s * boost for d, s in scores.items()}
+    return scores
+
+
+def _matched(q, sub, only) -> dict[int, float]:
+    """Whoosh's own matcher for `q`, stepped through every match (or to each document of
+    `only`): the scores its collector would see, without the collector's matcher replacement."""
+    m = q.matcher(sub, sub.context())
+    scores: dict[int, float] = {}
+    if only is None:
+        while m.is_active():
+            scores[m.id()] = m.score()
+            m.next()
+        return scores
+    for d in sorted(only):
+        if not m.is_active():
+            break
+        if m.id() < d:
+            m.skip_to(d)
+            if not m.is_active():
+                break
+        if m.id() == d:
+            scores[d] = m.score()
+    return scores
+
+
+def _term(q, reader, stats: _Stats, only) -> dict[int, float]:
+    fieldname = q.fieldname
+    field = reader.schema[fieldname]
+    btext = field.to_bytes(q.text)
+    terms = reader._terms
+    try:
+        terminfo = terms.term_info(fieldname, btext)
+    except (KeyError, TermNotFound):
+        return {}
+    wanted = None
+    if only is not None and len(only) * NARROW < terminfo.doc_frequency():
+        wanted = _wanted(sorted(only))
+    else:
+        only = None
+    idf = stats.searcher.idf(fieldname, btext)
+    k1p1 = stats.model.K1 + 1  # bm25's (K1 + 1), the same float
+    norms = stats.norms(fieldname)
+    lengths = _length_bytes(reader, fieldname)
+    scores: dict[int, float] = {}
+    for ids, weights, _ in blocks(terms, terminfo, field.format, values=False, wanted=wanted):
+        if weights is None:
+            weights = (1.0,) * len(ids)
+        if only is not None:
+            kept = [i for i, d in enumerate(ids) if d in only]
+            ids, weights = [ids[i] for i in kept], [weights[i] for i in kept]
+        # whoosh.scoring.bm25(idf, tf, fl, avgfl, B, K1), its operations in its order
+        scores.update(zip(ids, [idf * ((w * k1p1) / (w + norms[lengths[d]])) for d, w in zip(ids, weights)]))
+    for d in reader._perdoc.deleted_docs():
+        scores.pop(d, None)
+    return scores
+
+
+def _wanted(candidates: list[int]):
+    """For blocks met in order: whether the block ending at `maxid` can hold a candidate."""
+    last = [-1]
+
+    def wanted(maxid: int) -> bool:
+        i = bisect_right(candidates, last[0])
+        last[0] = maxid
+        return i < len(candidates) and candidates[i] <= maxid
+
+    return wanted
+
+
+def _length_bytes(reader, fieldname: str) -> bytes:
+    """The segment's length byte of `fieldname` for every document (Whoosh reads one at a time)."""
+    column = reader._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)
+    count = reader.doc_count_all()
+    if column is None:
+        return bytes(count)
+    raw = column._dbfile.get(column._basepos, column._count)
+    return raw + bytes(max(0, count - len(raw)))

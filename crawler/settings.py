@@ -34,6 +34,9 @@ REMOTE_CONTROL_ENABLED = False  # default True since 2.19
 COOKIES_ENABLED = False  # default True: news pages need no session, and cookies make tracking URLs
 # Breadth first: discover all entries of feeds and sitemaps before following deep pagination.
 DEPTH_PRIORITY = 1  # default 0
+# Pending requests wait on disk, in a directory of the run (crawler/queue.py): a large sitemap's
+# requests held in memory cost the crawl process about 2.9 KB each (CCNEWS_DISK_QUEUE below).
+SCHEDULER = "crawler.queue.RunScheduler"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -64,6 +67,7 @@ CCNEWS_EXTRACT_PROCESSES = -1  # extraction worker processes; -1: one per core; 
 # extraction (at least 500 KB per source, at most Scrapy's 5 MB).
 CCNEWS_REQUESTS_BUDGET = 64
 CCNEWS_PAGES_BUDGET = 20_000_000
+CCNEWS_DISK_QUEUE = True  # pending requests wait on disk, in a directory of the run (crawler/queue.py)
 CCNEWS_CPU_REPORT = ""  # a file for the CPU per stage and process when the crawl ends (crawler/budget.py)
 CCNEWS_MAX_LINKS_PER_PAGE = 2000  # links read from one listing page
 CCNEWS_STALE_DAYS = 90  # a feed whose newest entry is older than this is reported as stale

@@ -216,3 +216,23 @@ def test_sources_crawled_side_by_side_share_the_budgets_of_one_process():
     assert split(200) == (2, 500_000)  # never so little that a slow outlet cannot be fetched
     # values given by hand stay
     assert split(39, CONCURRENT_REQUESTS=8, SCRAPER_SLOT_MAX_ACTIVE_SIZE=3_000_000) == (8, 3_000_000)
+
+
+def test_a_killed_crawls_request_queue_is_removed_by_the_next(tmp_path):
+    """A crawl killed outright leaves its disk queue behind; the next crawl removes it, and never
+    the queue of a crawl still running."""
+    import subprocess
+    import sys
+
+    from crawler.queue import _remove_orphans
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for pid in (int(gone.stdout), running.pid):
+            (tmp_path / f"{pid}-abc" / "requests.queue").mkdir(parents=True)
+        _remove_orphans(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] == [f"{running.pid}-abc"]
+    finally:
+        running.kill()
+        running.wait()

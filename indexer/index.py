@@ -989,7 +989,7 @@ def _ranked(searcher, q, restrict, limit: int | None, sortedby: str | None = Non
     (two words over title and text) loses matches that belong in the top (Whoosh issue 413).
     """
     if sortedby is None and scoring.scorable(searcher):
-        allow = None if restrict is None else set(restrict.docs(searcher))
+        allow = None if restrict is None else _docset(restrict, searcher)
         return [(searcher.stored_fields(d), s) for d, s in scoring.top(searcher, q, limit, allow)]
     results = searcher.search(q, limit=limit, sortedby=sortedby, reverse=sortedby is not None, filter=restrict)
     return [(r.fields(), r.score) for r in results]
@@ -1130,7 +1130,8 @@ def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None
 def _docset(q, searcher) -> set[int]:
     """The documents matching `q`, unscored: AND, OR and AND NOT as set operations on their parts'
     documents (in C), where Whoosh's matchers would step through the intersection one document at
-    a time in Python (4x slower for two words at 10^5); any other query through its own matcher."""
+    a time in Python (4x slower for two words at 10^5); terms, patterns and ranges read a posting
+    block at a time; any other query through its own matcher."""
     if type(q) is wq.And:
         parts = sorted((_docset(sub, searcher) for sub in q.subqueries), key=len)
         return parts[0].intersection(*parts[1:]) if parts else set()
@@ -1140,7 +1141,14 @@ def _docset(q, searcher) -> set[int]:
         return _docset(q.a, searcher) - _docset(q.b, searcher)
     if type(q) is wq.ConstantScoreQuery:
         return _docset(q.child, searcher)
-    return set(q.docs(searcher))
+    if isinstance(q, wq.NumericRange):  # a union of its trie's term ranges
+        return _docset(q._compile_query(searcher.reader()), searcher)
+    found = None
+    if type(q) is wq.Term and q.fieldname in searcher.schema:
+        found = scoring.term_docs(searcher, q.fieldname, [searcher.schema[q.fieldname].to_bytes(q.text)])
+    elif isinstance(q, wq.MultiTerm):  # a pattern, a fuzzy word, a range of terms
+        found = scoring.term_docs(searcher, q.field(), list(q._btexts(searcher.reader())))
+    return found if found is not None else set(q.docs(searcher))
 
 
 def _article_ids(reader) -> Any:

@@ -70,6 +70,30 @@ def top(searcher, q, limit: int | None, allow: set[int] | None = None) -> list[t
     return [(d, s) for s, d in (pairs if limit is None else pairs[:limit])]
 
 
+def term_docs(searcher, fieldname: str, btexts: list[bytes]) -> set[int] | None:
+    """The documents holding any of the terms `btexts` of `fieldname`, read a block at a time
+    (Whoosh's matchers step through them one document at a time, a union of matchers for a
+    pattern or a range); None when a segment is not one of W3 posting blocks."""
+    found: set[int] = set()
+    format_ = searcher.schema[fieldname].format
+    for sub, offset in searcher.leaf_searchers():
+        reader = sub.reader()
+        terms = getattr(reader, "_terms", None)
+        if terms is None or not hasattr(terms, "_postfile"):
+            return None
+        docs: set[int] = set()
+        for btext in btexts:
+            try:
+                terminfo = terms.term_info(fieldname, btext)
+            except (KeyError, TermNotFound):
+                continue
+            for ids, _, _ in blocks(terms, terminfo, format_, values=False):
+                docs.update(ids)
+        docs.difference_update(reader._perdoc.deleted_docs())
+        found.update((d + offset for d in docs) if offset else docs)
+    return found
+
+
 class _Stats:
     """BM25F's figures, as `whoosh.scoring.BM25FScorer` takes them from the top searcher."""
 

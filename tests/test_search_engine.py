@@ -232,3 +232,21 @@ def test_word_queries_are_scored_as_whoosh_scores_them(zipf_archive):
             assert [d for d, _ in ours] == [d for d, _ in whoosh], query
             assert all(abs(a - b) <= 1e-9 * b for (_, a), (_, b) in zip(ours, whoosh, strict=True)), query
             assert ours[:10] == scoring.top(searcher, q, 10)
+
+
+def test_filters_and_patterns_find_the_documents_whoosh_finds(zipf_archive):
+    """Terms, patterns and date ranges are read a posting block at a time for filters and counts
+    (indexer.index._docset): the same documents as Whoosh's own matchers."""
+    from indexer.index import _docset, _filter_query, open_index, parse_query
+
+    day = datetime(2024, 1, 1, 8, 0, tzinfo=WIB)
+    with open_index(zipf_archive).searcher() as searcher:
+        restricts = [_filter_query(Filters(since=day + timedelta(hours=h), until=day + timedelta(hours=h + span)))
+                     for h, span in ((0, 1), (5, 700), (1500, 3000), (3990, 50))]
+        restricts += [_filter_query(Filters(sources=("s1", "s3"))),
+                      _filter_query(Filters(sources=("s2",), since=day + timedelta(hours=100)))]
+        words = [parse_query(text, searcher.reader()) for text in ("kata1*", "kata4?", "kata7", "kata3 OR kata99")]
+        for q in restricts + words:
+            expected = set(q.docs(searcher))
+            assert _docset(q, searcher) == expected, q
+            assert expected, q

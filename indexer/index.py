@@ -309,6 +309,7 @@ def index_lock(data_dir: str | Path, wait: float = LOCK_WAIT_S) -> Iterator[None
 
 
 MERGE_FACTOR = 10
+MAX_MERGE_DOCS = 200_000
 
 
 def _merge_tiers(writer, segments):
@@ -317,7 +318,10 @@ def _merge_tiers(writer, segments):
     segments, so each article is rewritten about once per tier. Whoosh's own policy merged most
     of the index again every few commits: at 10,000 articles, committed 200 at a time, that cost
     three times the indexing itself. A segment that has lost half its articles to updates is
-    merged with its group at the next commit."""
+    merged with its group at the next commit. No commit merges more than MAX_MERGE_DOCS articles
+    (Lucene's largest merged segment): a bulk rebuild of 10^6 articles leaves 20 segments of
+    50,000, which the first commit of the next crawl would otherwise merge into one, some twenty
+    minutes of the crawl's indexer; `ccnews reindex --merge` merges them on demand."""
     tiers: dict[int, list] = {}
     for seg in segments:
         count, tier = max(seg.doc_count_all(), 1), 0
@@ -326,7 +330,8 @@ def _merge_tiers(writer, segments):
         tiers.setdefault(tier, []).append(seg)
     kept = []
     for group in tiers.values():
-        if len(group) >= MERGE_FACTOR or any(seg.doc_count() * 2 < seg.doc_count_all() for seg in group):
+        full = len(group) >= MERGE_FACTOR or any(seg.doc_count() * 2 < seg.doc_count_all() for seg in group)
+        if full and sum(seg.doc_count() for seg in group) <= MAX_MERGE_DOCS:
             _merge_all(writer, group)
         else:
             kept += group

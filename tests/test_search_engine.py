@@ -250,3 +250,25 @@ def test_filters_and_patterns_find_the_documents_whoosh_finds(zipf_archive):
             expected = set(q.docs(searcher))
             assert _docset(q, searcher) == expected, q
             assert expected, q
+
+
+def test_a_commit_never_merges_more_than_the_largest_merge(tmp_path, monkeypatch):
+    """Commits merge segments by tiers, but never more articles at once than MAX_MERGE_DOCS: the
+    20 segments of a bulk rebuild of 10^6 articles would otherwise all be merged by the next
+    crawl's first commit (some twenty minutes). Here with a largest merge of 400 articles."""
+    import indexer.index as ix
+
+    rows = [row(i, f"Kabar kerajinan nomor {i} dari kota kreatif.", datetime(2024, 1, 1, tzinfo=WIB))
+            for i in range(1, 601)]
+
+    def segments_after_commits_of_50(data):
+        with Archive(data) as archive:
+            for start in range(0, len(rows), 50):
+                archive.db["articles"].insert_all(rows[start:start + 50])
+                sync(archive, data)
+        return len(list((data / "index").glob("*.pst")))
+
+    assert segments_after_commits_of_50(tmp_path / "a") < 10  # 10 segments of 50: merged
+    monkeypatch.setattr(ix, "MAX_MERGE_DOCS", 400)
+    assert segments_after_commits_of_50(tmp_path / "b") == 12  # 10 x 50 > 400: left as they are
+    assert len(search(tmp_path / "b", "kerajinan", limit=None).hits) == 600

@@ -6,6 +6,7 @@ Every Whoosh call of ccnews is in this package, so the engine can be swapped.
 from __future__ import annotations
 
 import calendar
+import heapq
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import sys
 import threading
 import time
 import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -993,10 +995,16 @@ def _ranked(searcher, q, restrict, limit: int | None, sortedby: str | None = Non
     replaces its matcher tree as its minimum score rises, and the replaced tree of an And of Ors
     (two words over title and text) loses matches that belong in the top (Whoosh issue 413).
     """
-    if sortedby is None and scoring.scorable(searcher):
+    if sortedby is not None:
+        # Whoosh's sorting collector takes an AND's documents as the intersection of each part's
+        # whole set, stepped one document at a time (1.7 s for a frequent word's newest month at
+        # 10^6); here the narrowest part first, the others read only where it matched.
+        docs = _docset(q if restrict is None else wq.And([q, restrict]), searcher)
+        return [(searcher.stored_fields(d), key) for key, d in _sorted_by_column(searcher, docs, sortedby, limit)]
+    if scoring.scorable(searcher):
         allow = None if restrict is None else _docset(restrict, searcher)
         return [(searcher.stored_fields(d), s) for d, s in scoring.top(searcher, q, limit, allow)]
-    results = searcher.search(q, limit=limit, sortedby=sortedby, reverse=sortedby is not None, filter=restrict)
+    results = searcher.search(q, limit=limit, filter=restrict)
     return [(r.fields(), r.score) for r in results]
 
 
@@ -1132,54 +1140,83 @@ def matching_ids(data_dir: str | Path, text: str, filters: Filters | None = None
     ]
 
 
-def _docset(q, searcher) -> set[int]:
+def _docset(q, searcher, only: set[int] | None = None) -> set[int]:
     """The documents matching `q`, unscored: AND, OR and AND NOT as set operations on their parts'
     documents (in C), where Whoosh's matchers would step through the intersection one document at
     a time in Python (4x slower for two words at 10^5); terms, patterns and ranges read a posting
-    block at a time; any other query through its own matcher."""
-    if type(q) is wq.And:
-        parts = sorted((_docset(sub, searcher) for sub in q.subqueries), key=len)
-        return parts[0].intersection(*parts[1:]) if parts else set()
+    block at a time; any other query through its own matcher. With `only`, the result holds at
+    least the matching documents of `only` (an AND's later parts are read only in the posting
+    blocks that can hold its matches so far)."""
+    if type(q) is wq.And and q.subqueries:
+        reader = searcher.reader()
+        found = only
+        for sub in sorted(q.subqueries, key=lambda sub: sub.estimate_size(reader)):
+            part = _docset(sub, searcher, found)
+            found = part if found is None else found & part
+            if not found:
+                return set()
+        return found
     if type(q) is wq.Or and q.minmatch <= 1:
-        return set().union(*(_docset(sub, searcher) for sub in q.subqueries))
+        return set().union(*(_docset(sub, searcher, only) for sub in q.subqueries))
     if type(q) is wq.AndNot:
-        return _docset(q.a, searcher) - _docset(q.b, searcher)
+        found = _docset(q.a, searcher, only)
+        return found - _docset(q.b, searcher, found) if found else found
     if type(q) is wq.ConstantScoreQuery:
-        return _docset(q.child, searcher)
+        return _docset(q.child, searcher, only)
     if isinstance(q, wq.NumericRange):  # a union of its trie's term ranges
-        return _docset(q._compile_query(searcher.reader()), searcher)
+        return _docset(q._compile_query(searcher.reader()), searcher, only)
     found = None
     if type(q) is wq.Term and q.fieldname in searcher.schema:
-        found = scoring.term_docs(searcher, q.fieldname, [searcher.schema[q.fieldname].to_bytes(q.text)])
+        found = scoring.term_docs(searcher, q.fieldname, [searcher.schema[q.fieldname].to_bytes(q.text)], only)
     elif isinstance(q, wq.MultiTerm):  # a pattern, a fuzzy word, a range of terms
-        found = scoring.term_docs(searcher, q.field(), list(q._btexts(searcher.reader())))
+        found = scoring.term_docs(searcher, q.field(), list(q._btexts(searcher.reader())), only)
     return found if found is not None else set(q.docs(searcher))
 
 
+def _sorted_by_column(searcher, docs: set[int], fieldname: str, limit: int | None) -> list[tuple[Any, int]]:
+    """(value, document) of `docs`, greatest value first (ties: the later document first), as
+    Whoosh's sorting collector orders them, from the column read whole per segment."""
+    keyed: list[tuple[Any, int]] = []
+    ordered = sorted(docs)
+    for leaf, offset in searcher.leaf_searchers():
+        end = offset + leaf.reader().doc_count_all()
+        lo, hi = bisect_left(ordered, offset), bisect_left(ordered, end)
+        if lo < hi:
+            values = _column_values(leaf.reader(), fieldname, translate=False)
+            keyed += [(values[d - offset], d) for d in ordered[lo:hi]]
+    return heapq.nlargest(limit, keyed) if limit is not None else sorted(keyed, reverse=True)
+
+
 def _article_ids(reader) -> Any:
-    """A segment's `article` column as one array (docnum -> archive id), read in one go: Whoosh's
-    own reader unpacks a value per call, a third of a search page's time at 10^5 articles.
+    """A segment's `article` column (docnum -> archive id)."""
+    return _column_values(reader, "article")
+
+
+def _column_values(reader, fieldname: str, translate: bool = True) -> Any:
+    """A segment's column of `fieldname` as one array, read in one go: Whoosh's own reader unpacks
+    a value per call, a third of a search page's time at 10^5 articles for the `article` column.
     Cached on the reader, which lives as long as the (warm) searcher. Falls back to Whoosh's
     per-document reads if its column layout is not the one expected."""
-    cached = getattr(reader, "_ccnews_article_ids", None)
-    if cached is not None:
-        return cached
+    cache = reader.__dict__.setdefault("_ccnews_columns", {})
+    if (fieldname, translate) in cache:
+        return cache[fieldname, translate]
     from array import array
 
-    field = reader.schema["article"]
-    column = reader.column_reader("article", translate=False)
+    field = reader.schema[fieldname]
+    column = reader.column_reader(fieldname, translate=False)
     try:
         size = column._fixedlen * column._count
-        values = array(column._typecode, column._dbfile.get(column._basepos, size))
+        values: Any = array(column._typecode, column._dbfile.get(column._basepos, size))
         if sys.byteorder == "little":
             values.byteswap()  # Whoosh writes columns big-endian
         values.extend([column._default] * (reader.doc_count_all() - column._count))
-        ids: Any = [field.from_column_value(v) for v in values]
+        if translate:
+            values = [field.from_column_value(v) for v in values]
     except (AttributeError, TypeError, ValueError):
-        translated = reader.column_reader("article")
-        ids = [translated[d] for d in range(reader.doc_count_all())]
-    reader._ccnews_article_ids = ids
-    return ids
+        column = reader.column_reader(fieldname, translate=translate)
+        values = [column[d] for d in range(reader.doc_count_all())]
+    cache[fieldname, translate] = values
+    return values
 
 
 def _unordered_ids(data_dir: str | Path, text: str, filters: Filters) -> list[int]:

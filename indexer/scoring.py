@@ -19,7 +19,7 @@ when limit=None"): the best article of a query could be missing from its first p
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from heapq import nlargest
 
 from whoosh import query as wq
@@ -50,12 +50,12 @@ def top(searcher, q, limit: int | None, allow: set[int] | None = None) -> list[t
     the documents in `allow` (all with None), best first, ties by document number."""
     stats = _Stats(searcher)
     pairs: list[tuple[float, int]] = []
+    ordered = sorted(allow) if allow is not None else None
     for sub, offset in searcher.leaf_searchers():
         reader = sub.reader()
         only = None
-        if allow is not None:
-            end = offset + reader.doc_count_all()
-            only = {d - offset for d in allow if offset <= d < end}
+        if ordered is not None:
+            only = set(_local(ordered, offset, offset + reader.doc_count_all()))
             if not only:
                 continue
         scores = _scores(q, sub, stats, only)
@@ -70,24 +70,33 @@ def top(searcher, q, limit: int | None, allow: set[int] | None = None) -> list[t
     return [(d, s) for s, d in (pairs if limit is None else pairs[:limit])]
 
 
-def term_docs(searcher, fieldname: str, btexts: list[bytes]) -> set[int] | None:
+def term_docs(searcher, fieldname: str, btexts: list[bytes], only: set[int] | None = None) -> set[int] | None:
     """The documents holding any of the terms `btexts` of `fieldname`, read a block at a time
     (Whoosh's matchers step through them one document at a time, a union of matchers for a
-    pattern or a range); None when a segment is not one of W3 posting blocks."""
+    pattern or a range); None when a segment is not one of W3 posting blocks. With `only`, at
+    least those of its documents that hold a term: only the blocks that can hold them are read."""
     found: set[int] = set()
     format_ = searcher.schema[fieldname].format
+    ordered = sorted(only) if only is not None else None
     for sub, offset in searcher.leaf_searchers():
         reader = sub.reader()
         terms = getattr(reader, "_terms", None)
         if terms is None or not hasattr(terms, "_postfile"):
             return None
+        candidates = None
+        if ordered is not None:
+            candidates = _local(ordered, offset, offset + reader.doc_count_all())
+            if not candidates:
+                continue
         docs: set[int] = set()
         for btext in btexts:
             try:
                 terminfo = terms.term_info(fieldname, btext)
             except (KeyError, TermNotFound):
                 continue
-            for ids, _, _ in blocks(terms, terminfo, format_, values=False):
+            narrow = candidates is not None and len(candidates) * NARROW < terminfo.doc_frequency()
+            for ids, _, _ in blocks(terms, terminfo, format_, values=False,
+                                    wanted=_wanted(candidates) if narrow else None):
                 docs.update(ids)
         docs.difference_update(reader._perdoc.deleted_docs())
         found.update((d + offset for d in docs) if offset else docs)
@@ -198,6 +207,12 @@ def _term(q, reader, stats: _Stats, only) -> dict[int, float]:
     for d in reader._perdoc.deleted_docs():
         scores.pop(d, None)
     return scores
+
+
+def _local(ordered: list[int], offset: int, end: int) -> list[int]:
+    """The segment's own numbers of the sorted documents `ordered` from `offset` up to `end`."""
+    lo, hi = bisect_left(ordered, offset), bisect_left(ordered, end)
+    return [d - offset for d in ordered[lo:hi]] if offset else ordered[lo:hi]
 
 
 def _wanted(candidates: list[int]):

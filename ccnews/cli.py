@@ -87,7 +87,9 @@ class Group(click.Group):
 
             raise click.ClickException(str(archive_error(exc, None))) from None
         except KeyboardInterrupt:
-            err.print("interrupted")
+            # Not through `err`: Ctrl-C landing inside one of its prints, after the write and before
+            # it empties its buffer, would have the line printed again ahead of this one.
+            click.echo("interrupted", err=True)
             ctx.exit(130)
         except ForcedStop:
             import multiprocessing
@@ -1495,9 +1497,10 @@ def serve(host, port, read_only, data_dir, sources_file):
         err.print(f"[yellow]warning: listening on {host}: the page has no authentication; anyone who can reach "
                   "this address can read the archive" + ("" if read_only else " and change its collections (see "
                   "--read-only)") + "[/yellow]")
-    err.print(f"serving {data} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
+    # One line, never wrapped: the address is copied from it.
+    err.print(f"serving {escape(str(data))} at http://{host}:{server.server_port}/ (Ctrl-C stops)", soft_wrap=True)
     server.serve_forever()  # werkzeug's returns on Ctrl-C (it takes the KeyboardInterrupt itself)
-    err.print("interrupted")
+    click.echo("interrupted", err=True)
     sys.exit(130)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from archive.cpu import stage
@@ -69,16 +69,16 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
     """
     db = archive.db
     todo = [
-        r for r in db.query(
-            "select a.id, a.content_hash, a.text from articles a left join fingerprints f on f.article_id = a.id "
+        r["id"] for r in db.query(
+            "select a.id from articles a left join fingerprints f on f.article_id = a.id "
             "where f.article_id is null or f.content_hash != a.content_hash"
         )
     ]
     if ids is not None:
         wanted = set(ids)
-        todo = [r for r in todo if r["id"] in wanted]
+        todo = [i for i in todo if i in wanted]
     changed = 0
-    for row in todo:
+    for row in _texts(db, todo):
         with stage("copies: MinHash"):
             m = signature(row["text"])
             bands = _bands(m) if m is not None else []
@@ -95,6 +95,17 @@ def group_copies(archive: Archive, ids: Iterable[int] | None = None) -> int:
             matches = _matches(archive, row["id"], m, bands) if m is not None else []
             changed += _regroup(archive, row["id"], matches)
     return changed
+
+
+def _texts(db, ids: list[int], batch: int = 200) -> Iterator[dict]:
+    """The articles `ids` with their text, read `batch` at a time: an indexer that fell behind a
+    fast crawl held every waiting article's text at once (the indexing process grew to 372 MB at
+    50,000 generated pages)."""
+    for start in range(0, len(ids), batch):
+        part = ids[start:start + batch]
+        marks = ",".join("?" * len(part))
+        sql = f"select id, content_hash, text from articles where id in ({marks}) order by id"
+        yield from list(db.query(sql, part))
 
 
 def _matches(archive: Archive, article_id: int, m: MinHash, bands: list[tuple[int, str]]) -> list[int]:

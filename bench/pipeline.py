@@ -179,8 +179,9 @@ def crawl(site_root: Path, work: Path, extra: tuple[str, ...] = (), pattern: str
         n = db.execute("select count(*) from articles").fetchone()[0]
     # Each process's own peak, sampled while it ran (RUSAGE_CHILDREN would be the largest of every
     # child this benchmark ever waited for, earlier runs included).
-    peak_mb = sorted(sampler.peaks.values(), reverse=True)
     budget = json.loads((work / "cpu.json").read_text())
+    roles = {pid: name for name, p in budget["processes"].items() for pid in p.get("pids", [])}
+    peak_mb = sorted(((peak, roles.get(pid, "other")) for pid, peak in sampler.peaks.items()), reverse=True)
     budget["tree_cpu_s"] = tree_cpu
     return elapsed, n, peak_mb, sampler.samples, sampler.pss, budget
 
@@ -280,8 +281,8 @@ def measure(pages: int | None = None, real: int | None = None, corpus: Path = CO
         f"ratio per core ({cores} cores vs one process)": round(pipeline_rate / cores / alone_rate, 2),
         "peak MB, whole process tree (RSS)": round(max(samples or [0]), 1),
         "peak MB, whole process tree (PSS)": round(max(pss or [0]), 1),
-        "peak MB, largest process": round(max(peak_mb, default=0.0), 1),
-        "peak MB of each process": " / ".join(f"{m:.0f}" for m in peak_mb),
+        "peak MB, largest process": round(max((m for m, _ in peak_mb), default=0.0), 1),
+        "peak MB of each process": " / ".join(f"{m:.0f} {role}" for m, role in peak_mb),
         "MB at 25/50/75/100% of the crawl": " / ".join(f"{m:.0f}" for m in quarter),
         "cpu budget": budget_table(budget, crawl_s),
     }

@@ -62,12 +62,13 @@ class CrawlBudget:
                 indexer[name] += seconds
         indexer_total = sum(cpu["total"] for cpu in self.indexers.values())
         indexer["start-up, archive polling"] = max(0.0, indexer_total - sum(indexer.values()))
-        processes = {"crawl": {"count": 1, "cpu_s": total, "stages": crawl}}
+        processes = {"crawl": {"count": 1, "cpu_s": total, "stages": crawl, "pids": [os.getpid()]}}
         if self.worker_totals:
-            processes["extraction workers"] = {"count": len(self.worker_totals),
+            processes["extraction workers"] = {"count": len(self.worker_totals), "pids": list(self.worker_totals),
                                                "cpu_s": sum(self.worker_totals.values()), "stages": workers}
         if self.indexers:
-            processes["indexer"] = {"count": len(self.indexers), "cpu_s": indexer_total, "stages": dict(indexer)}
+            processes["indexer"] = {"count": len(self.indexers), "cpu_s": indexer_total, "stages": dict(indexer),
+                                    "pids": list(self.indexers)}
         return {"pages": pages, "articles": articles, "cores": os.cpu_count() or 1, "processes": processes}
 
     def write(self, path: str | Path, pages: int, articles: int) -> None:

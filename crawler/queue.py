@@ -12,9 +12,11 @@ removed by the next crawl. A JOBDIR set by the user is left to Scrapy.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from scrapy.core.scheduler import Scheduler
@@ -22,29 +24,60 @@ from scrapy.core.scheduler import Scheduler
 from archive.db import resolve_data_dir
 
 QUEUE_DIR = "queue"
+logger = logging.getLogger(__name__)
 
 
 class RunScheduler(Scheduler):
     run_dir: str | None = None
+    _disk_failed = False
 
     @classmethod
     def from_crawler(cls, crawler):
         scheduler = super().from_crawler(crawler)
         settings = crawler.settings
-        if scheduler.dqdir is None and settings.getbool("CCNEWS_DISK_QUEUE", True):
+        # A probe (`sources check`) writes nothing to the data directory, and asks little.
+        if (scheduler.dqdir is None and settings.getbool("CCNEWS_DISK_QUEUE", True)
+                and not settings.getbool("CCNEWS_PROBE")):
             root = resolve_data_dir(settings.get("ARCHIVE_DATA_DIR")) / QUEUE_DIR
-            root.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(root)
-            scheduler.run_dir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
-            scheduler.dqdir = scheduler._dqdir(scheduler.run_dir)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                _remove_orphans(root)
+                scheduler.run_dir = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
+                scheduler.dqdir = scheduler._dqdir(scheduler.run_dir)
+            except OSError as exc:  # a full or read-only disk: requests wait in memory
+                logger.warning("pending requests wait in memory: cannot write %s: %s", root, exc)
         return scheduler
 
-    def close(self, reason: str):
+    def _dqpush(self, request) -> bool:
+        if self._disk_failed:
+            return False
         try:
+            return super()._dqpush(request)
+        except OSError as exc:  # the disk filled up: this and later requests wait in memory
+            self._disk_failed = True
+            logger.warning("pending requests wait in memory from now on: %s", exc)
+            return False
+
+    def _dqpop(self):
+        try:
+            return super()._dqpop()
+        except Exception as exc:  # noqa: BLE001 - a record cut short when the disk filled up
+            logger.warning("dropping the pending requests on disk: %s", exc)
+            self.dqs = None
+            return None
+
+    def close(self, reason: str):
+        if self.run_dir is None:
+            return super().close(reason)
+        # Nothing is restored from a run's queue: its state is not written, its files are removed.
+        dqs, self.dqs = self.dqs, None
+        try:
+            if dqs is not None:
+                with suppress(OSError):
+                    dqs.close()
             return super().close(reason)
         finally:
-            if self.run_dir:
-                shutil.rmtree(self.run_dir, ignore_errors=True)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def _remove_orphans(root: Path) -> None:

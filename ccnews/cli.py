@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -296,6 +297,8 @@ def _end_of_crawl(ids: list[str], summaries: dict[str, dict[str, Any]], shared: 
     forced = bool(set(ids) - set(summaries))
     if forced or any(sm.get("outcome") == "interrupted" for sm in summaries.values()):
         # What was fetched is archived (and indexed, unless forced); the rest waits for the next run.
+        # The run is over: a late Ctrl-C must not turn the exit with 130 into a death by the signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         err.print(interrupted)
         if forced:
             raise ForcedStop

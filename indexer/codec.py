@@ -166,6 +166,22 @@ class _LeafMatcher(W3LeafMatcher):
         ends = list(accumulate(_array("I", rest[4:4 + 4 * count]), initial=4 + 4 * count))
         return tuple(rest[a:b] for a, b in zip(ends, ends[1:]))
 
+    def values_at(self, indexes: list[int]) -> list:
+        """The values of the block's postings at `indexes`, without splitting the others."""
+        if not self._split or (self._fixedsize is not None and self._fixedsize >= 0):
+            self._read_values()
+            return [self._values[i] for i in indexes]
+        if self._data is None:
+            self._read_data()
+        rest = self._rest
+        if self._compression and rest:
+            rest = zlib.decompress(rest)
+        if not rest:
+            return [b""] * len(indexes)
+        count = int.from_bytes(rest[:4], "little")
+        ends = list(accumulate(_array("I", rest[4:4 + 4 * count]), initial=4 + 4 * count))
+        return [rest[ends[i]:ends[i + 1]] for i in indexes]
+
     def ids_and_weights(self):
         """The block's documents (a list) and weights (a sequence, or None for all 1.0), read
         without its values."""
@@ -297,6 +313,24 @@ def blocks(terms, terminfo, format_, values: bool = True, wanted=None):
                 if weights is None:
                     weights = (1.0,) * len(ids)
             yield ids, weights, m._values if values else None
+        m._next_block()
+
+
+def values_of(terms, terminfo, format_, docs, wanted=None):
+    """(document, value) of a term's postings in the documents `docs`, only those values decoded;
+    `wanted` as for `blocks`."""
+    if terminfo.is_inlined():
+        ids, _, vals = terminfo.inlined_postings()
+        yield from ((d, v) for d, v in zip(ids, vals) if d in docs)
+        return
+    offset, length = terminfo.extent()
+    m = _LeafMatcher(terms._postfile, offset, length, format_)
+    while not m._atend:
+        if wanted is None or wanted(m._maxid):
+            ids, _ = m.ids_and_weights()
+            indexes = [i for i, d in enumerate(ids) if d in docs]
+            if indexes:
+                yield from zip([ids[i] for i in indexes], m.values_at(indexes))
         m._next_block()
 
 

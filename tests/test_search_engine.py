@@ -161,7 +161,8 @@ def test_an_index_written_in_many_small_commits_answers_like_one_built_at_once(t
 
     queries = ["pengembangan", "kembang", "pameran", "perajin", "pekalongan", "pemalang", "kediri",
                '"kota kreatif"', '"kreatif pekalongan"', "langka5", "langka96 OR langka3", "versi2",
-               "tenun AND NOT ukir", "penj*", "title:bekasi", "batik kreatif", "yang"]
+               "tenun AND NOT ukir", "penj*", "title:bekasi", "batik kreatif", "yang",
+               '"ukir kreasi"', '"pameran dijual karya"']  # phrases checked on positions
     same_answers()
     assert len(search(small, "versi2", limit=None).hits) == 100
     assert len(search(small, "*", limit=None).hits) == 1200

@@ -56,7 +56,11 @@ from indexer.codec import Codec, MergeReader, SegmentWriter
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
-INDEX_VERSION = 10
+INDEX_VERSION = 11
+# Versions this one reads as they are: 10 differs only in its posting blocks (Whoosh's layout,
+# which indexer.codec still reads); a write marks the index 11, so an older ccnews asks for a
+# rebuild instead of failing on a split block.
+READABLE_VERSIONS = (10, 11)
 VERSION_FILE = "ccnews-index.json"
 BATCH = 2000
 REBUILD_CHUNK = 100_000
@@ -190,6 +194,13 @@ def _write_version(path: Path, latest: datetime | None = None) -> None:
     os.replace(tmp, path / VERSION_FILE)
 
 
+def _version(path: Path) -> int | None:
+    try:
+        return json.loads((path / VERSION_FILE).read_text()).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _latest(path: Path) -> datetime | None:
     """The newest publication date indexed (never older than the truth: it is recorded before each
     commit), where date-sorted searches start looking back from."""
@@ -243,11 +254,7 @@ def open_index(data_dir: str | Path, *, create: bool = False):
         ix = index.create_in(str(path), schema())
         _write_version(path)
         return ix
-    try:
-        version = json.loads((path / VERSION_FILE).read_text()).get("version")
-    except (OSError, ValueError):
-        version = None
-    if version != INDEX_VERSION:
+    if _version(path) not in READABLE_VERSIONS:
         raise IndexProblem(f"the search index at {path} was built by another version of ccnews: run `ccnews reindex`")
     try:
         return index.open_dir(str(path))
@@ -264,7 +271,11 @@ def _writer(ix, limitmb: int = 32):
             # 32 MB of postings (Whoosh's estimate) before they are sorted to a temporary file:
             # the indexer runs beside a crawl, whose memory must stay bounded; with the chunked
             # pool, 64 cost the same CPU and 28 MB more at 10,000 articles.
-            return SegmentWriter(ix, limitmb=limitmb, compound=False, codec=Codec())
+            writer = SegmentWriter(ix, limitmb=limitmb, compound=False, codec=Codec())
+            path = Path(ix.storage.folder)
+            if _version(path) != INDEX_VERSION:
+                _write_version(path, _latest(path))  # it will hold this version's blocks
+            return writer
         except LockError:
             if time.monotonic() > deadline:
                 raise IndexProblem(

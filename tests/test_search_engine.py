@@ -300,10 +300,12 @@ def test_an_index_written_in_whooshs_block_layout_still_answers_the_same(tmp_pat
     """Posting blocks are written split (documents and weights apart from positions), so scoring
     reads no positions; an index whose segments were written in Whoosh's own layout (by an earlier
     ccnews) answers every query as before, beside new segments, and a merge rewrites it."""
+    import json
+
     from whoosh.codec.whoosh3 import W3PostingsWriter
 
     from indexer import codec
-    from indexer.index import index_dir
+    from indexer.index import INDEX_VERSION, VERSION_FILE, index_dir
 
     rows = _zipf_rows(900, seed=9)
     old, fresh = tmp_path / "old", tmp_path / "fresh"
@@ -314,9 +316,13 @@ def test_an_index_written_in_whooshs_block_layout_still_answers_the_same(tmp_pat
         build(old, rows[:600])
     tags = {p.read_bytes()[:4] for p in index_dir(old).glob("*.pst")}
     assert tags == {b"W3Bl"}  # Whoosh's layout, as an index of an earlier version holds it
+    marked = index_dir(old) / VERSION_FILE
+    marked.write_text(json.dumps({**json.loads(marked.read_text()), "version": 10}))  # as version 10 wrote it
     build(old, rows[600:])  # a new segment beside them, split
     tags = [p.read_bytes()[:4] for p in index_dir(old).glob("*.pst")]
     assert b"W3Bl" in tags and codec.SPLIT_MAGIC in tags
+    # An earlier ccnews now asks for a rebuild rather than failing on a split block.
+    assert json.loads(marked.read_text())["version"] == INDEX_VERSION > 10
 
     queries = [q for q in ZIPF_QUERIES if "kata" in q] + ['"kata0 kata1 kata2"', "kata3*"]
 

@@ -303,17 +303,13 @@ def blocks(terms, terminfo, format_, values: bool = True, wanted=None):
         ids, weights, vals = terminfo.inlined_postings()
         yield ids, weights, vals if values else None
         return
-    offset, length = terminfo.extent()
-    m = _LeafMatcher(terms._postfile, offset, length, format_)
-    while not m._atend:
-        if wanted is None or wanted(m._maxid):
-            ids, weights = m.ids_and_weights()
-            if values:
-                m._read_values()
-                if weights is None:
-                    weights = (1.0,) * len(ids)
-            yield ids, weights, m._values if values else None
-        m._next_block()
+    for m in _blocks_of(terms, terminfo, format_, wanted):
+        ids, weights = m.ids_and_weights()
+        if values:
+            m._read_values()
+            if weights is None:
+                weights = (1.0,) * len(ids)
+        yield ids, weights, m._values if values else None
 
 
 def values_of(terms, terminfo, format_, docs, wanted=None):
@@ -323,14 +319,20 @@ def values_of(terms, terminfo, format_, docs, wanted=None):
         ids, _, vals = terminfo.inlined_postings()
         yield from ((d, v) for d, v in zip(ids, vals) if d in docs)
         return
+    for m in _blocks_of(terms, terminfo, format_, wanted):
+        ids, _ = m.ids_and_weights()
+        indexes = [i for i, d in enumerate(ids) if d in docs]
+        if indexes:
+            yield from zip([ids[i] for i in indexes], m.values_at(indexes))
+
+
+def _blocks_of(terms, terminfo, format_, wanted):
+    """The matcher of a term's posting blocks, at each block `wanted` accepts (every one with None)."""
     offset, length = terminfo.extent()
     m = _LeafMatcher(terms._postfile, offset, length, format_)
     while not m._atend:
         if wanted is None or wanted(m._maxid):
-            ids, _ = m.ids_and_weights()
-            indexes = [i for i, d in enumerate(ids) if d in docs]
-            if indexes:
-                yield from zip([ids[i] for i in indexes], m.values_at(indexes))
+            yield m
         m._next_block()
 
 

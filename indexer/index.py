@@ -52,7 +52,7 @@ from indexer.analysis import (
     stop_words,
     word_positions,
 )
-from indexer.codec import Codec, MergeReader, SegmentWriter
+from indexer.codec import Codec, SegmentWriter
 
 INDEX_DIR = "index"
 # Bump when the schema or analysis changes: an index of another version must be rebuilt.
@@ -354,9 +354,7 @@ def _merge_tiers(writer, segments):
 def _merge_all(writer, segments):
     """Whoosh's merge policy that merges `segments` into the writer's new segment, read block-wise."""
     for seg in segments:
-        reader = MergeReader(writer.storage, writer.schema, seg)
-        writer.add_reader(reader)
-        reader.close()
+        writer.merge_segment(seg)
     return []
 
 

@@ -341,3 +341,66 @@ def test_an_index_written_in_whooshs_block_layout_still_answers_the_same(tmp_pat
         assert merged.returncode == 0, merged.stderr
         assert [p.read_bytes()[:4] for p in index_dir(data).glob("*.pst")] == [codec.SPLIT_MAGIC]
     same_answers()
+
+
+def test_a_merge_writes_every_posting_as_whooshs_own_merge_does(tmp_path, monkeypatch):
+    """A merge streams the segments' terms side by side and copies their full blocks without
+    decoding positions, where Whoosh sorted every posting again. One commit that adds articles and
+    merges every segment (three without deletions, one with) must write exactly the postings and
+    term statistics Whoosh's own merge writes, and answer every query with the same scores."""
+    import shutil
+
+    from whoosh.reading import SegmentReader
+
+    from indexer import codec, index
+    from indexer.index import open_index
+
+    rows = _zipf_rows(2600, seed=5)
+    streamed, whooshs = tmp_path / "streamed", tmp_path / "whoosh"
+    for part in (rows[:900], rows[900:1600], rows[1600:2200]):
+        build(streamed, part)
+    with Archive(streamed) as archive:  # rewritten articles: the first segment now has deletions
+        for r in rows[10:300:7]:
+            archive.db["articles"].update(r["id"], {"text": r["text"] + " ditulis ulang", "content_hash": "v2",
+                                                    "indexed": 0})
+        sync(archive, streamed)
+    assert len(list((streamed / "index").glob("*.pst"))) == 4
+    shutil.copytree(streamed, whooshs)
+
+    copied = []
+    monkeypatch.setattr(index, "_merge_tiers", index._merge_all)  # the next commit merges everything
+    with monkeypatch.context() as patched:
+        copy_block = codec._PostingsWriter.copy_block
+        patched.setattr(codec._PostingsWriter, "copy_block", lambda self, m, base: (copied.append(base),
+                                                                                     copy_block(self, m, base)))
+        build(streamed, rows[2200:])
+    with monkeypatch.context() as patched:  # Whoosh's merge: every posting through its pool
+        def whooshs_merge(writer, segment):
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        patched.setattr(codec.SegmentWriter, "merge_segment", whooshs_merge)
+        build(whooshs, rows[2200:])
+    # Full blocks were copied from the two large segments without deletions (42 rewritten articles fill none).
+    assert len(set(copied)) == 2
+
+    def postings(data):
+        (segment, _), = open_index(data).reader().leaf_readers()
+        terms, schema = segment._terms, segment.schema
+        for (fieldname, btext), info in terms.items():
+            stats = (info.doc_frequency(), round(info.weight(), 3), info.min_length(), info.max_length(),
+                     info.max_weight(), info.min_id(), info.max_id())
+            listed = [posting for ids_, weights, values in codec.blocks(terms, info, schema[fieldname].format)
+                      for posting in zip(ids_, weights, values)]
+            yield fieldname, btext, stats, listed
+
+    count = 0
+    for ours, theirs in zip(postings(streamed), postings(whooshs), strict=True):
+        assert ours == theirs, ours[:3]
+        count += 1
+    assert count > 5000
+    for query in ZIPF_QUERIES + ["ditulis", "kata3*"]:
+        expected = search(whooshs, query, limit=None, all_copies=True, snippets=False)
+        found = search(streamed, query, limit=None, all_copies=True, snippets=False)
+        assert [(h.id, round(h.score, 9)) for h in found.hits] == [(h.id, round(h.score, 9)) for h in expected.hits]
+        assert found.hits, query

@@ -38,6 +38,7 @@ from whoosh.codec.whoosh3 import (
     W3TermsReader,
     _lenfield,
 )
+from whoosh.filedb import filetables
 from whoosh.matching import ListMatcher
 from whoosh.reading import SegmentReader
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -113,10 +114,11 @@ class _PostingsWriter(W3PostingsWriter):
                    length_to_byte(self._maxlength)), first, rest, last=last)
         self._new_block()
 
-    def copy_block(self, m, base: int):
-        """Add the split block `m` reads, its documents moved up by `base`, without decoding its
-        values (a merge's bulk: a word's positions): only the first document number and the
-        header change. Postings buffered before it are written first, as a block of their own."""
+    def copy_block(self, m, moved: int | list[int]):
+        """Add the split block `m` reads without decoding its values (a merge's bulk: a word's
+        positions), its documents moved up by `moved`, or renumbered when `moved` lists their new
+        numbers (a merge drops deleted articles): only the documents and the header change.
+        Postings buffered before it are written first, as a block of their own."""
         if self._ids:
             self._write_block()
         b = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
@@ -126,11 +128,16 @@ class _PostingsWriter(W3PostingsWriter):
             first = zlib.decompress(first)
         count = m._blocklength
         weights, at = _weights_of(first, count)
-        deltas = _array("I", first[at:at + 4 * count])
-        deltas[0] += base
+        if isinstance(moved, int):
+            deltas = _array("I", first[at:at + 4 * count])
+            deltas[0] += moved
+            firstid, lastid = deltas[0], m._maxid + moved
+        else:
+            deltas = array("I", [moved[0]] + [b - a for a, b in zip(moved, moved[1:])])
+            firstid, lastid = moved[0], moved[-1]
         if weights is None or isinstance(weights, float):
             weights = (1.0 if weights is None else weights,) * count
-        block = _CopiedBlock(count, deltas[0], m._maxid + base, m._maxweight, m._minlength, m._maxlength, weights)
+        block = _CopiedBlock(count, firstid, lastid, m._maxweight, m._minlength, m._maxlength, weights)
         first = first[:at] + _little(deltas)
         if comp:
             first = zlib.compress(first, comp)
@@ -318,7 +325,53 @@ class _Lengths:
         return bytes(column.load())
 
 
+class _TermsTable(filetables.OrderedHashWriter):
+    """Whoosh's terms table (an on-disk hash of every term, in order), keeping each term's hash
+    and place in two arrays per bucket: Whoosh keeps a tuple of two integers per term, some 130
+    bytes, until the table is written at the segment's end. Merging 10^6 articles writes some ten
+    million terms: 1.2 GB of tuples."""
+
+    def __init__(self, dbfile):
+        super().__init__(dbfile)
+        self.buckets = [(array("I"), array("q")) for _ in range(256)]
+
+    def add(self, key, value):  # OrderedHashWriter.add and HashWriter.add, but for the bucket
+        if key <= self.lastkey:
+            raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
+        dbfile = self.dbfile
+        place = dbfile.tell()
+        self.index.append(place)
+        dbfile.write(filetables._lengths.pack(len(key), len(value)))
+        dbfile.write(key)
+        dbfile.write(value)
+        hashed = self.hashfn(key)
+        hashes, places = self.buckets[hashed & 255]
+        hashes.append(hashed)
+        places.append(place)
+        self.lastkey = key
+
+    def _write_hashes(self):  # HashWriter._write_hashes over the arrays
+        dbfile, pointer = self.dbfile, filetables._pointer
+        for hashes, places in self.buckets:
+            numslots = 2 * len(hashes)
+            self.directory.append((dbfile.tell(), numslots))
+            slots = [(0, 0)] * numslots  # no key starts at 0 (the header): an empty slot
+            for hashed, place in zip(hashes, places):
+                slot = (hashed >> 8) % numslots
+                while slots[slot][1]:
+                    slot = (slot + 1) % numslots
+                slots[slot] = (hashed, place)
+            dbfile.write(b"".join(pointer.pack(hashed, place) for hashed, place in slots))
+
+
 class _FieldWriter(W3FieldWriter):
+    def __init__(self, codec, storage, segment):
+        super().__init__(codec, storage, segment)
+        whooshs = self._tindex  # it has written its header only: written again, the same
+        whooshs.dbfile.seek(whooshs.startoffset)
+        self._tindex = _TermsTable(whooshs.dbfile)
+        self._tindex.extras["fieldmap"] = self._fieldmap
+
     def add_postings(self, schema, lengths, items):
         """Whoosh's loop over the sorted postings of a segment (base.FieldWriter.add_postings with
         W3PostingsWriter.add_posting), without two method calls, four type assertions and a
@@ -333,14 +386,19 @@ class _FieldWriter(W3FieldWriter):
         lastfn = postings = None
         limit = 0
         for fieldname, btext, _, parts in terms:
-            if fieldname != lastfn:
-                if lastfn is not None:
-                    self.finish_field()
-                self.start_field(fieldname, schema[fieldname])
-                lastfn, postings = fieldname, self._postwriter
-                limit = postings._blocklimit
-            self.start_term(btext)
+            started = False  # a merged term whose articles were all deleted is not written
             for part in parts:
+                if len(part) == 3 and not part[0]:  # every posting of it deleted
+                    continue
+                if not started:
+                    if fieldname != lastfn:
+                        if lastfn is not None:
+                            self.finish_field()
+                        self.start_field(fieldname, schema[fieldname])
+                        lastfn, postings = fieldname, self._postwriter
+                        limit = postings._blocklimit
+                    self.start_term(btext)
+                    started = True
                 if len(part) == 2:
                     postings.copy_block(*part)
                     continue
@@ -362,7 +420,8 @@ class _FieldWriter(W3FieldWriter):
                                 postings._minlength = length
                             if length > postings._maxlength:
                                 postings._maxlength = length
-            self.finish_term()
+            if started:
+                self.finish_term()
         if lastfn is not None:
             self.finish_field()
 
@@ -381,31 +440,49 @@ def _by_term(items, source):
             yield fieldname, btext, source, ((ids, weights, values),)
 
 
-def _segment_terms(reader, base, schema, source, limit):
+def _segment_terms(reader, base, docmap, schema, source, limit):
     """A segment's terms as `add_terms` writes them into a merged segment where its documents
-    start at `base`: field by field in name order (the order of the pool's postings), each
-    term's full blocks copied as they are, its short or inline ones re-read as postings."""
+    start at `base` (or are renumbered by `docmap` when it has deletions): field by field in name
+    order (the order of the pool's postings), each term's full blocks copied as they are, its
+    short or inline ones re-read as postings."""
     terms = reader._terms
     for fieldname in sorted(name for name in terms.indexed_field_names() if name in schema):
         format_ = schema[fieldname].format
         for (name, btext), terminfo in terms.items_from(fieldname, b""):
             if name != fieldname:
                 break
-            yield fieldname, btext, source, _moved(terms, terminfo, format_, base, limit)
+            yield fieldname, btext, source, _moved(terms, terminfo, format_, base, docmap, limit)
 
 
-def _moved(terms, terminfo, format_, base, limit):
+def _moved(terms, terminfo, format_, base, docmap, limit):
     if terminfo.is_inlined():
         ids, weights, values = terminfo.inlined_postings()
-        yield [d + base for d in ids], weights, values
+        yield _kept([d + base for d in ids] if docmap is None else [docmap.get(d) for d in ids], weights, values)
         return
     for m in _blocks_of(terms, terminfo, format_, None):
-        if m._split and 2 * m._blocklength >= limit:
-            yield m, base
+        copied = m._split and 2 * m._blocklength >= limit
+        if docmap is None:
+            if copied:
+                yield m, base
+                continue
+            ids, weights = m.ids_and_weights()
+            ids = [d + base for d in ids]
         else:
             ids, weights = m.ids_and_weights()
-            m._read_values()
-            yield [d + base for d in ids], weights or (1.0,) * len(ids), m._values
+            ids = [docmap.get(d) for d in ids]
+            if copied and None not in ids:
+                yield m, ids
+                continue
+        m._read_values()
+        yield _kept(ids, weights or (1.0,) * len(ids), m._values)
+
+
+def _kept(ids, weights, values):
+    """Postings without those of deleted articles (numbered None)."""
+    if None not in ids:
+        return ids, weights, values
+    kept = [i for i, d in enumerate(ids) if d is not None]
+    return [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
 
 
 class Codec(W3Codec):
@@ -524,27 +601,29 @@ class SegmentWriter(writing.SegmentWriter):
     Whoosh merges a segment by adding every one of its postings to the pool, which sorts them
     again (to disk, past `limitmb`) although each segment's terms are already in order and its
     documents follow the previous one's: merging the twenty segments of 10^6 articles ran for 26
-    minutes and reached 1.96 GB. Here a segment without deletions is merged term by term beside the
-    others (`merge_segment`), its full blocks copied without decoding their positions."""
+    minutes and reached 1.96 GB. Here the segments are merged term by term side by side
+    (`merge_segment`), their full blocks copied without decoding positions (renumbered where a
+    segment's deleted articles are dropped)."""
 
     def __init__(self, ix, *args, limitmb: int = 128, **kwargs):
         super().__init__(ix, *args, limitmb=limitmb, **kwargs)
         self.pool = _Pool(self._tempstorage, self.newsegment, limitmb=limitmb)
-        self._merged: list[tuple[SegmentReader, int]] = []  # (reader, first document here)
+        self._merged: list[list] = []  # [reader, its first document here, old: new number or None]
 
     def merge_segment(self, segment):
         """Add `segment`'s articles to the segment being written."""
         reader = MergeReader(self.storage, self.schema, segment)
-        if reader.has_deletions() or not isinstance(reader._terms, W3TermsReader):
+        if not isinstance(reader._terms, W3TermsReader):
             try:
                 self.add_reader(reader)  # Whoosh's way, through the pool
             finally:
                 reader.close()
             return
         self._check_state()
-        self._merged.append((reader, self.docnum))
+        base = self.docnum
+        self._merged.append([reader, base, None])
         names = set(self.schema.names()) | {name for name in reader.indexed_field_names() if name in self.schema}
-        self.write_per_doc(names, reader)
+        self._merged[-1][2] = self.write_per_doc(names, reader)  # old: new number, with deletions
         self._added = True
 
     def _flush_segment(self):
@@ -554,7 +633,8 @@ class SegmentWriter(writing.SegmentWriter):
         lengths = self.per_document_reader() if self.codec.length_stats else None
         schema, limit = self.schema, self.codec._blocklimit
         sources = [_by_term(self.pool.iter_postings(), 0)]  # this writer's new documents come first
-        sources += [_segment_terms(reader, base, schema, i, limit) for i, (reader, base) in enumerate(self._merged, 1)]
+        sources += [_segment_terms(reader, base, docmap, schema, i, limit)
+                    for i, (reader, base, docmap) in enumerate(self._merged, 1)]
         terms = ((fieldname, btext, None, chain.from_iterable(term[3] for term in same))
                  for (fieldname, btext), same in groupby(heapq.merge(*sources), itemgetter(0, 1)))
         try:
@@ -566,7 +646,7 @@ class SegmentWriter(writing.SegmentWriter):
             self._close_merged()
 
     def _close_merged(self):
-        for reader, _ in self._merged:
+        for reader, _, _ in self._merged:
             reader.close()
         self._merged = []
 

@@ -346,7 +346,7 @@ def test_an_index_written_in_whooshs_block_layout_still_answers_the_same(tmp_pat
 def test_a_merge_writes_every_posting_as_whooshs_own_merge_does(tmp_path, monkeypatch):
     """A merge streams the segments' terms side by side and copies their full blocks without
     decoding positions, where Whoosh sorted every posting again. One commit that adds articles and
-    merges every segment (three without deletions, one with) must write exactly the postings and
+    merges every segment (one with deletions) must write exactly the postings and
     term statistics Whoosh's own merge writes, and answer every query with the same scores."""
     import shutil
 
@@ -356,14 +356,18 @@ def test_a_merge_writes_every_posting_as_whooshs_own_merge_does(tmp_path, monkey
     from indexer.index import open_index
 
     rows = _zipf_rows(2600, seed=5)
+    rewritten = rows[10:300:7]
+    for r in rewritten:
+        r["text"] += " usang"  # a word only their first versions hold
     streamed, whooshs = tmp_path / "streamed", tmp_path / "whoosh"
     for part in (rows[:900], rows[900:1600], rows[1600:2200]):
         build(streamed, part)
     with Archive(streamed) as archive:  # rewritten articles: the first segment now has deletions
-        for r in rows[10:300:7]:
-            archive.db["articles"].update(r["id"], {"text": r["text"] + " ditulis ulang", "content_hash": "v2",
-                                                    "indexed": 0})
+        for r in rewritten:
+            text = r["text"].removesuffix(" usang") + " ditulis ulang"
+            archive.db["articles"].update(r["id"], {"text": text, "content_hash": "v2", "indexed": 0})
         sync(archive, streamed)
+    assert len(search(streamed, "usang", limit=None).hits) == 0 < len(rewritten)
     assert len(list((streamed / "index").glob("*.pst"))) == 4
     shutil.copytree(streamed, whooshs)
 
@@ -371,8 +375,8 @@ def test_a_merge_writes_every_posting_as_whooshs_own_merge_does(tmp_path, monkey
     monkeypatch.setattr(index, "_merge_tiers", index._merge_all)  # the next commit merges everything
     with monkeypatch.context() as patched:
         copy_block = codec._PostingsWriter.copy_block
-        patched.setattr(codec._PostingsWriter, "copy_block", lambda self, m, base: (copied.append(base),
-                                                                                     copy_block(self, m, base)))
+        patched.setattr(codec._PostingsWriter, "copy_block", lambda self, m, moved: (
+            copied.append(moved if isinstance(moved, int) else "renumbered"), copy_block(self, m, moved)))
         build(streamed, rows[2200:])
     with monkeypatch.context() as patched:  # Whoosh's merge: every posting through its pool
         def whooshs_merge(writer, segment):
@@ -381,8 +385,9 @@ def test_a_merge_writes_every_posting_as_whooshs_own_merge_does(tmp_path, monkey
             reader.close()
         patched.setattr(codec.SegmentWriter, "merge_segment", whooshs_merge)
         build(whooshs, rows[2200:])
-    # Full blocks were copied from the two large segments without deletions (42 rewritten articles fill none).
-    assert len(set(copied)) == 2
+    # Full blocks were copied: moved from the two large segments without deletions (42 rewritten
+    # articles fill none), renumbered from the one with deletions.
+    assert "renumbered" in copied and len(set(copied)) == 3
 
     def postings(data):
         (segment, _), = open_index(data).reader().leaf_readers()

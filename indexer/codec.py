@@ -47,6 +47,12 @@ from whoosh.writing import PostingPool
 INLINE = 5
 # The tag that starts a posting list of split blocks (Whoosh's is b"W3Bl").
 SPLIT_MAGIC = b"CCb1"
+# A list of DIRECTORY_MIN blocks or more ends with their directory (each block's last document
+# and place, their count, this tag): a search for some articles goes to their blocks, where
+# Whoosh reads every block's header in turn (for a frequent word at 10^6 articles, 7,800 of them:
+# two thirds of the query's time). A reader of blocks stops at the last block, before it.
+DIRECTORY_MAGIC = b"CCd1"
+DIRECTORY_MIN = 8
 COMPRESS_MIN = 128  # bytes: zlib makes a smaller block larger (its own header and checksum)
 _WEIGHTS_ONE, _WEIGHTS_SAME, _WEIGHTS_EACH = 0, 1, 2
 
@@ -69,6 +75,7 @@ class _PostingsWriter(W3PostingsWriter):
     def start_postings(self, format_, terminfo):
         super().start_postings(format_, terminfo)
         self._held = None  # a copied block, written once it is known whether it is the last
+        self._directory = array("I"), array("I")  # each block's last document and place in the list
 
     def written(self):
         return self._blockcount > 0 or self._held is not None
@@ -88,6 +95,9 @@ class _PostingsWriter(W3PostingsWriter):
         elif self._held:
             held, self._held = self._held, None
             self._emit(*held, last=True)
+        lasts, places = self._directory
+        if len(lasts) >= DIRECTORY_MIN:  # after the last block, where a reader of blocks stops
+            self._postfile.write(_little(lasts) + _little(places) + len(lasts).to_bytes(4, "little") + DIRECTORY_MAGIC)
         terminfo.set_extent(self._startoffset, self._postfile.tell() - self._startoffset)
         return terminfo
 
@@ -157,12 +167,14 @@ class _PostingsWriter(W3PostingsWriter):
             self._emit(*held, last=False)
 
     def _emit(self, info, first, rest, last):
+        postfile = self._postfile
         if not self._blockcount:
-            self._postfile.write(SPLIT_MAGIC)
+            postfile.write(SPLIT_MAGIC)
         self._blockcount += 1
+        self._directory[0].append(info[1])
+        self._directory[1].append(postfile.tell() - self._startoffset)
         infobytes = pickle.dumps(info, 2)
         length = len(infobytes) + 4 + len(first) + len(rest)
-        postfile = self._postfile
         postfile.write_int(-length if last else length)
         postfile.write(infobytes)
         postfile.write(len(first).to_bytes(4, "little"))
@@ -540,10 +552,36 @@ def values_of(terms, terminfo, format_, docs, wanted=None):
             yield from zip([ids[i] for i in indexes], m.values_at(indexes))
 
 
+def _directory(postfile, offset: int, length: int, maxid: int):
+    """A posting list's directory: each block's last document and place, or None. A list without
+    one ends in a block's data, which could end in the tag: the directory must also agree with
+    the list's last document and first block."""
+    if length < 8 + 8 * DIRECTORY_MIN:
+        return None
+    tail = postfile.get(offset + length - 8, 8)
+    count = int.from_bytes(tail[:4], "little")
+    if tail[4:] != DIRECTORY_MAGIC or not DIRECTORY_MIN <= count <= (length - 8) // 8:
+        return None
+    both = _array("I", postfile.get(offset + length - 8 - 8 * count, 8 * count))
+    lasts, places = both[:count], both[count:]
+    return (lasts, places) if lasts[-1] == maxid and places[0] == len(SPLIT_MAGIC) else None
+
+
 def _blocks_of(terms, terminfo, format_, wanted):
-    """The matcher of a term's posting blocks, at each block `wanted` accepts (every one with None)."""
+    """The matcher of a term's posting blocks, at each block `wanted` accepts (every one with None).
+    With `wanted`, a list's directory, when it has one, tells which blocks to go to; without one
+    every block's header is read in turn (Whoosh's way)."""
     offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # as W3TermInfo.from_bytes reads it (Whoosh only ever wrote it)
+        length = length[0]
     m = _LeafMatcher(terms._postfile, offset, length, format_)
+    directory = _directory(terms._postfile, offset, length, terminfo.max_id()) if wanted and m._split else None
+    if directory:
+        lasts, places = directory
+        for i in wanted.blocks(lasts):
+            m._goto(offset + places[i])
+            yield m
+        return
     while not m._atend:
         if wanted is None or wanted(m._maxid):
             yield m

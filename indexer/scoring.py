@@ -500,16 +500,32 @@ def _local(ordered: list[int], offset: int, end: int) -> list[int]:
     return [d - offset for d in ordered[lo:hi]] if offset else ordered[lo:hi]
 
 
-def _wanted(candidates: list[int]):
+class _wanted:
     """For blocks met in order: whether the block ending at `maxid` can hold a candidate."""
-    last = [-1]
 
-    def wanted(maxid: int) -> bool:
-        i = bisect_right(candidates, last[0])
-        last[0] = maxid
+    def __init__(self, candidates: list[int]):
+        self._candidates = candidates
+        self._last = -1
+
+    def __call__(self, maxid: int) -> bool:
+        candidates = self._candidates
+        i = bisect_right(candidates, self._last)
+        self._last = maxid
         return i < len(candidates) and candidates[i] <= maxid
 
-    return wanted
+    def blocks(self, lasts) -> list[int]:
+        """The blocks (given by their last documents, in order) that can hold a candidate."""
+        candidates = self._candidates
+        if len(candidates) > len(lasts):
+            return [i for i, last in enumerate(lasts) if self(last)]
+        found, end = [], len(lasts)
+        for d in candidates:
+            i = bisect_left(lasts, d)
+            if i == end:
+                break
+            if not found or found[-1] != i:
+                found.append(i)
+        return found
 
 
 def _length_bytes(reader, fieldname: str) -> bytes:

@@ -235,6 +235,33 @@ def test_word_queries_are_scored_as_whoosh_scores_them(zipf_archive):
             assert ours[:10] == scoring.top(searcher, q, 10)
 
 
+def test_a_posting_lists_directory_goes_to_the_blocks_reading_every_header_finds(zipf_archive, monkeypatch):
+    """A long posting list ends with a directory of its blocks, so a search for some articles (a
+    narrow filter, the candidates of two words, a phrase's articles) goes straight to their blocks:
+    the same hits, scores and totals as reading every block's header in turn."""
+    from indexer import codec
+
+    day = datetime(2024, 1, 1, 8, 0, tzinfo=WIB)
+    narrow = [Filters(since=day + timedelta(hours=h), until=day + timedelta(hours=h + span))
+              for h, span in ((0, 30), (2000, 48), (3950, 100))] + [None, Filters(sources=("s2",))]
+    queries = ZIPF_QUERIES + ['"kata0 kata1 kata2 kata3"', "kata0 kata1 kata2 kata3 kata4"]
+
+    def answers():
+        for query in queries:
+            for filters in narrow:
+                for limit in (None, 10):
+                    found = search(zipf_archive, query, filters, limit=limit, all_copies=True, snippets=False)
+                    yield query, [(h.id, round(h.score, 9)) for h in found.hits], found.total
+
+    used = []
+    directory = codec._directory
+    monkeypatch.setattr(codec, "_directory", lambda *args: used.append(found := directory(*args)) or found)
+    with_directory = list(answers())
+    assert any(used) and len([d for d in used if d]) > 100  # long lists have one, and it was read
+    monkeypatch.setattr(codec, "_directory", lambda *args: None)
+    assert list(answers()) == with_directory
+
+
 def test_filters_and_patterns_find_the_documents_whoosh_finds(zipf_archive):
     """Terms, patterns and date ranges are read a posting block at a time for filters and counts
     (indexer.index._docset): the same documents as Whoosh's own matchers."""

@@ -117,19 +117,16 @@ def incremental(data: Path, n: int, added: int = 2000) -> float:
     return rate
 
 
-def run(data: Path, n: int, build_only: bool = False) -> dict | None:
-    from archive import Archive
-    from indexer import Filters, search
+def bench_queries() -> dict[str, tuple]:
+    """The measured queries: name -> (query, filters, sort, the same for FTS5, its SQL filter)."""
+    from indexer import Filters
 
-    figures = build(data, n)
-    if build_only:
-        return None
     since = datetime(2021, 1, 1, tzinfo=UTC)
     until = datetime(2021, 6, 30, tzinfo=UTC)
     # Frequent words are the worst case: in this Zipf corpus they are in 88-100% of the articles,
     # so nearly every article is a match to score. Typical words are in 1-20%, as a place or a
     # craft is in a real archive.
-    queries = {
+    return {
         "single term": ("pameran", None, "relevance", "pameran", ""),
         "two terms": ("batik festival", None, "relevance", "batik festival", ""),
         "phrase": ('"kota kreatif"', None, "relevance", '"kota kreatif"', ""),
@@ -147,6 +144,16 @@ def run(data: Path, n: int, build_only: bool = False) -> dict | None:
                                  " and a.published between '2021-01-01' and '2021-06-30'"),
         "typical by date": ("kata436", None, "date", "kata436", ""),
     }
+
+
+def run(data: Path, n: int, build_only: bool = False) -> dict | None:
+    from archive import Archive
+    from indexer import search
+
+    figures = build(data, n)
+    if build_only:
+        return None
+    queries = bench_queries()
     rows = []
     with Archive(data) as archive:
         db = archive.db

@@ -1053,7 +1053,8 @@ def reindex(verify, merge_segments, data_dir):
 
     With --verify, check instead that every archived article is in the index (and nothing else
     is), index what is missing and remove what is left over. With --merge, merge the segments the
-    index has collected (a rebuild leaves one per core, each crawl a few more) into one.
+    index has collected (a rebuild leaves one per core, each crawl a few more) into one: searches
+    of a large index get faster (at 10^6 articles, frequent words about 3x).
 
     \b
     Example:

@@ -562,7 +562,10 @@ def _directory(postfile, offset: int, length: int, maxid: int):
     count = int.from_bytes(tail[:4], "little")
     if tail[4:] != DIRECTORY_MAGIC or not DIRECTORY_MIN <= count <= (length - 8) // 8:
         return None
-    both = _array("I", postfile.get(offset + length - 8 - 8 * count, 8 * count))
+    raw = postfile.get(offset + length - 8 - 8 * count, 8 * count)
+    if len(raw) != 8 * count:  # a file cut short
+        return None
+    both = _array("I", raw)
     lasts, places = both[:count], both[count:]
     return (lasts, places) if lasts[-1] == maxid and places[0] == len(SPLIT_MAGIC) else None
 

@@ -324,17 +324,21 @@ class _Lengths:
 
     def doc_field_length(self, docnum, fieldname, default=0):
         if fieldname != self._field:  # postings come field by field
-            self._field, self._bytes = fieldname, self._column(fieldname)
+            self._field, self._bytes = fieldname, length_bytes(self._lengths, fieldname)
         data = self._bytes
         return self._LENGTH[data[docnum]] if docnum < len(data) else default
 
-    def _column(self, fieldname) -> bytes:
-        column = self._lengths._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        if column is None:
-            return b""
-        if getattr(column, "_fixedlen", None) == 1:
-            return column._dbfile.get(column._basepos, column._count)
-        return bytes(column.load())
+
+def length_bytes(perdoc, fieldname: str) -> bytes:
+    """A segment's length byte of `fieldname` for each document, as its column holds them (it
+    may stop before the last documents; b"" when the field has no lengths). Whoosh reads one at a
+    time."""
+    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if column is None:
+        return b""
+    if getattr(column, "_fixedlen", None) == 1:
+        return column._dbfile.get(column._basepos, column._count)
+    return bytes(column.load())
 
 
 class _TermsTable(filetables.OrderedHashWriter):

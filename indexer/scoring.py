@@ -23,13 +23,12 @@ from bisect import bisect_left, bisect_right
 from heapq import nlargest
 
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.util import make_binary_tree
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from indexer.codec import blocks, values_of
+from indexer.codec import blocks, length_bytes, values_of
 
 # A term is read only in the blocks holding candidate documents (an And's matches so far, a
 # filter's articles) when it has this many times more postings than there are candidates.
@@ -529,10 +528,6 @@ class _wanted:
 
 
 def _length_bytes(reader, fieldname: str) -> bytes:
-    """The segment's length byte of `fieldname` for every document (Whoosh reads one at a time)."""
-    column = reader._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)
-    count = reader.doc_count_all()
-    if column is None:
-        return bytes(count)
-    raw = column._dbfile.get(column._basepos, column._count)
-    return raw + bytes(max(0, count - len(raw)))
+    """The segment's length byte of `fieldname` for every document."""
+    raw = length_bytes(reader._perdoc, fieldname)
+    return raw + bytes(max(0, reader.doc_count_all() - len(raw)))

@@ -24,6 +24,7 @@ import pickle
 import sys
 import zlib
 from array import array
+from bisect import bisect_left, bisect_right
 from itertools import accumulate, chain, groupby, islice
 from operator import itemgetter
 
@@ -549,9 +550,17 @@ def values_of(terms, terminfo, format_, docs, wanted=None):
         ids, _, vals = terminfo.inlined_postings()
         yield from ((d, v) for d, v in zip(ids, vals) if d in docs)
         return
+    docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
+    ordered = sorted(docs)
     for m in _blocks_of(terms, terminfo, format_, wanted):
         ids, _ = m.ids_and_weights()
-        indexes = [i for i, d in enumerate(ids) if d in docs]
+        lo, hi = bisect_left(ordered, ids[0]), bisect_right(ordered, ids[-1])
+        if lo == hi:
+            continue
+        if (hi - lo) * 8 < len(ids):  # few candidates in the block: look each one up
+            indexes = [i for d in ordered[lo:hi] if (i := bisect_left(ids, d)) < len(ids) and ids[i] == d]
+        else:
+            indexes = [bisect_left(ids, d) for d in sorted(docs.intersection(ids))]
         if indexes:
             yield from zip([ids[i] for i in indexes], m.values_at(indexes))
 

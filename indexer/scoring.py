@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from heapq import nlargest
+from itertools import accumulate
+from pickle import loads
 
 from whoosh import query as wq
+from whoosh.formats import Positions
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.util import make_binary_tree
@@ -422,27 +425,46 @@ def _with_every_word(reader, q) -> set[int] | None:
             infos.append(terms.term_info(q.fieldname, field.to_bytes(word)))
         except (KeyError, TermNotFound, ValueError):
             return set()
+    positional = q.slop == 1 and field.format.supports("positions")
+    order = sorted(range(len(infos)), key=lambda i: infos[i].doc_frequency())
     docs = None
-    for terminfo in sorted(infos, key=lambda t: t.doc_frequency()):
+    values: dict[int, dict[int, bytes]] = {}
+    for k, i in enumerate(order):
+        terminfo = infos[i]
         narrow = docs is not None and len(docs) * NARROW < terminfo.doc_frequency()
-        found: set[int] = set()
-        for ids, _, _ in blocks(terms, terminfo, field.format, values=False,
-                                wanted=_wanted(sorted(docs)) if narrow else None):
-            found.update(ids)
-        docs = found if docs is None else docs & found
+        wanted = _wanted(sorted(docs)) if narrow else None
+        if docs is not None and positional and k == len(order) - 1:
+            # The last word's blocks are read once: the documents left are those holding it, and
+            # its positions in them are taken on the way.
+            values[i] = dict(values_of(terms, terminfo, field.format, docs, wanted))
+            docs = set(values[i])
+        else:
+            found: set[int] = set()
+            for ids, _, _ in blocks(terms, terminfo, field.format, values=False, wanted=wanted):
+                found.update(ids)
+            docs = found if docs is None else docs & found
         if not docs:
             return docs
-    if q.slop != 1 or not field.format.supports("positions"):
+    if not positional:
         return docs
     # Each word's positions in those documents; the phrase is where they follow one another.
-    ordered = sorted(docs)
-    decode = field.format.decode_positions
+    decode = _positions if type(field.format) is Positions else field.format.decode_positions
     starts = None
-    for i, terminfo in enumerate(infos):
-        at = {d: {p - i for p in decode(value)}
-              for d, value in values_of(terms, terminfo, field.format, docs, _wanted(ordered))}
+    for i in order:
+        left = docs if starts is None else starts.keys()
+        got = values.get(i)
+        if got is None:
+            got = dict(values_of(terms, infos[i], field.format, left, _wanted(sorted(left))))
+        at = {d: {p - i for p in decode(got[d])} for d in left if d in got}
         starts = at if starts is None else {d: both for d, ps in starts.items() if (both := ps & at.get(d, set()))}
+        if not starts:
+            return set()
     return set(starts)
+
+
+def _positions(value: bytes):
+    """The positions Whoosh's `Positions.decode_positions` gives: its pickled deltas, added up."""
+    return accumulate(loads(value[4:] if value.endswith(b".") else value[4:] + b"."))
 
 
 def _phrase(q, reader, stats: _Stats, docs: set[int]) -> dict[int, float]:

@@ -203,6 +203,10 @@ def zipf_archive(tmp_path_factory):
 ZIPF_QUERIES = [f"kata{a} kata{b}" for a in (0, 1, 2, 4) for b in (3, 8, 20, 45, 90)] + [
     "kata0", "kata1 kata2 kata3", "kata0 OR kata60", "kata5 OR (kata1 kata9)", "title:kata7 kata0",
     '"kata0 kata1"', '"kata0 kata1 kata2" kata3', "kata1 NOT kata3", "kata2 kata1*", "kata0 ANDMAYBE kata30"]
+# Phrases of a frequent and a rare word, either way round, and of three words: their positions are
+# read only in the articles holding all the words, a few or many in each block.
+ZIPF_PHRASES = ['"kata0 kata400"', '"kata400 kata0"', '"kata1 kata90"', '"kata90 kata1"', '"kata3 kata45 kata0"',
+                '"kata0 kata1 kata2"', '"kata2 kata2"']
 
 
 def test_the_first_page_holds_the_best_matches(zipf_archive):
@@ -225,10 +229,11 @@ def test_word_queries_are_scored_as_whoosh_scores_them(zipf_archive):
     from indexer.index import open_index, parse_query
 
     with open_index(zipf_archive).searcher() as searcher:
-        for query in ZIPF_QUERIES:
+        for query in ZIPF_QUERIES + ZIPF_PHRASES:
             q = parse_query(query, searcher.reader())
             assert scoring.scorable(searcher)
             whoosh = sorted(((h.docnum, h.score) for h in searcher.search(q, limit=None)), key=lambda h: (-h[1], h[0]))
+            assert len(whoosh) >= 5, query
             ours = scoring.top(searcher, q, None)
             assert [d for d, _ in ours] == [d for d, _ in whoosh], query
             assert all(abs(a - b) <= 1e-9 * b for (_, a), (_, b) in zip(ours, whoosh, strict=True)), query

@@ -117,7 +117,30 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="ccnews")
+    """The `ccnews` command. Once the command and Python's exit functions have run, the process
+    ends without Python's finalization freeing each module and object one by one, which took about
+    45 ms of a 0.25 s `ccnews search` (Instagram's servers end the same way, by `os._exit` after the
+    exit functions). A code Python would print (`sys.exit("message")`), or a thread still running,
+    gets Python's own exit."""
+    try:
+        cli(prog_name="ccnews")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    import threading
+
+    if not (code is None or isinstance(code, int)) or threading.active_count() > 1:
+        raise SystemExit(code)
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()  # logging's, multiprocessing's, temporary files'
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, a stream already closed
+            pass
+    os._exit(code or 0)
 
 
 # -- shared options ------------------------------------------------------------------------------

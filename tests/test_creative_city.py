@@ -73,6 +73,43 @@ def test_tagging_on_the_held_out_set_no_rule_was_written_from():
     assert m["relevance_precision"] >= 0.9 and m["relevance_recall"] >= 0.83
 
 
+def _name_soup():
+    """Texts of city names and network terms in any case, glued or split by what borders a word."""
+    from hypothesis import strategies as st
+
+    from crawler import tagging
+
+    m = tagging._matcher()
+    words = st.sampled_from(m.names._names + m.terms._names)
+    pieces = st.one_of(words, words.map(str.upper), words.map(str.lower), words.map(lambda w: w[:-1]),
+                       st.sampled_from([" ", "-", "\n", "'s ", ".", "Kota ", "di", "x", "İ", "ı", "ſ", "\u212a"]),
+                       st.text(max_size=3))
+    return st.lists(pieces, max_size=24).map("".join)
+
+
+def test_names_are_found_exactly_where_one_pattern_of_every_name_finds_them():
+    """Tagging tries at each word start only the names that begin with its letter: it must find
+    the very names, at the very places, that one pattern of every name finds (3.6 of the 4.7 ms
+    an article's tags took went to that one pattern)."""
+    from hypothesis import given, settings
+
+    from crawler import tagging
+
+    m = tagging._matcher()
+    whole = {"names": tagging._words(m.names._names), "terms": tagging._words(m.terms._names)}
+
+    @settings(max_examples=400, deadline=None)
+    @given(text=_name_soup())
+    def same(text):
+        for kind, pattern in whole.items():
+            expected = [(f.span(), f.group(1)) for f in pattern.finditer(text)]
+            assert [(f.span(), f.group(1)) for f in getattr(m, kind).finditer(text)] == expected, kind
+
+    same()
+    assert [f.group(1) for f in m.names.finditer("di Pekalongan. Pekalongan-Batang, KOTA MALANG, Chiang Mai's")] == [
+        "Pekalongan", "KOTA MALANG", "Chiang Mai"]
+
+
 def test_founding_article_is_tagged_with_its_cities_field_and_relevance(crawled):
     row = by_path(articles(crawled["data"]), P101)
     assert {"Pekalongan", "Chiang Mai"} <= set(json.loads(row["cities"]))

@@ -121,7 +121,8 @@ def main() -> None:
     ends without Python's finalization freeing each module and object one by one, which took about
     45 ms of a 0.25 s `ccnews search` (Instagram's servers end the same way, by `os._exit` after the
     exit functions). A code Python would print (`sys.exit("message")`), or a thread still running,
-    gets Python's own exit."""
+    gets Python's own exit, as does a run under a profiler or a tracer (`python -m cProfile -m
+    ccnews`, coverage), which write their results after the program returns."""
     try:
         cli(prog_name="ccnews")
         code = 0
@@ -129,7 +130,8 @@ def main() -> None:
         code = exc.code
     import threading
 
-    if not (code is None or isinstance(code, int)) or threading.active_count() > 1:
+    if (not (code is None or isinstance(code, int)) or threading.active_count() > 1
+            or sys.gettrace() is not None or sys.getprofile() is not None):
         raise SystemExit(code)
     import atexit
     import os

@@ -236,3 +236,19 @@ def test_a_killed_crawls_request_queue_is_removed_by_the_next(tmp_path):
     finally:
         running.kill()
         running.wait()
+
+
+def test_ccnews_run_under_a_profiler_still_writes_its_profile(tmp_path):
+    """`ccnews` ends without Python's finalization, except under a profiler or a tracer, which
+    write their results once the program has returned."""
+    import pstats
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    out = tmp_path / "search.prof"
+    run = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "ccnews", "search", "batik",
+                          "--data-dir", str(tmp_path / "none")], capture_output=True, text=True, cwd=REPO)
+    assert "no archive at" in run.stderr  # (cProfile's own exit code is 0 whatever the program's)
+    assert any("cli.py" in file for file, _, _ in pstats.Stats(str(out)).stats)

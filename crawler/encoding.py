@@ -32,8 +32,9 @@ def page_text(response: TextResponse) -> tuple[str, str]:
         if not body.isascii() and _is_utf8(body):
             return body.decode("utf-8"), "utf-8"
         return response.text, declared
-    if _is_utf8(body):
-        return response.text, "utf-8"
+    text = response.text  # decoded as UTF-8, each bad byte a U+FFFD: none there, none in the bytes
+    if "\ufffd" not in text or _is_utf8(body):
+        return text, "utf-8"
     meta = resolve_encoding(html_body_declared_encoding(body) or "")
     if meta and meta != "utf-8":
         return body.decode(meta, errors="replace"), meta
